@@ -1,0 +1,200 @@
+r"""Activation functions: name -> forward rule A = f(Z) and backward rule dZ = dA ⊙ f'(Z), side by side.
+
+Every function works on a batch: Z, A, dA and dZ have shape (n, width). `forward` writes into `out`
+and returns it; `backward` writes dZ into `out` (which may be `dA` itself) and returns it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+Array = np.ndarray
+
+LEAKY_SLOPE = 0.01
+GELU_C = np.sqrt(2.0 / np.pi)
+GELU_K = 0.044715
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation: its forward rule, its backward rule and their formulas (for docs and explain)."""
+
+    name: str
+    forward: Callable[[Array, Array], Array]
+    backward: Callable[[Array, Array, Array, Array], Array]
+    formula: str
+    derivative: str
+    kinks: tuple[float, ...] = ()
+    """Points z where f is not differentiable (a gradient check skips steps that cross them)."""
+
+
+def _identity(Z, out):
+    np.copyto(out, Z)
+    return out
+
+
+def _identity_backward(dA, Z, A, out):
+    np.copyto(out, dA)
+    return out
+
+
+def _sigmoid(Z, out):
+    # sigma(z) = (1 + tanh(z/2)) / 2: never computes exp of a large number, so no overflow.
+    np.multiply(Z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+    return out
+
+
+def _sigmoid_backward(dA, Z, A, out):
+    np.multiply(dA, A * (1.0 - A), out=out)
+    return out
+
+
+def _tanh(Z, out):
+    return np.tanh(Z, out=out)
+
+
+def _tanh_backward(dA, Z, A, out):
+    np.multiply(dA, 1.0 - A * A, out=out)
+    return out
+
+
+def _relu(Z, out):
+    return np.maximum(Z, 0.0, out=out)
+
+
+def _relu_backward(dA, Z, A, out):
+    np.multiply(dA, Z > 0.0, out=out)
+    return out
+
+
+def _leaky_relu(Z, out):
+    np.multiply(Z, LEAKY_SLOPE, out=out)
+    np.maximum(Z, out, out=out)
+    return out
+
+
+def _leaky_relu_backward(dA, Z, A, out):
+    np.multiply(dA, np.where(Z > 0.0, 1.0, LEAKY_SLOPE).astype(dA.dtype, copy=False), out=out)
+    return out
+
+
+def _elu(Z, out):
+    np.minimum(Z, 0.0, out=out)
+    np.expm1(out, out=out)
+    np.copyto(out, Z, where=Z > 0.0)
+    return out
+
+
+def _elu_backward(dA, Z, A, out):
+    np.multiply(dA, np.where(Z > 0.0, 1.0, A + 1.0), out=out)
+    return out
+
+
+def _softplus(Z, out):
+    return np.logaddexp(0.0, Z, out=out)
+
+
+def _softplus_backward(dA, Z, A, out):
+    sigma = _sigmoid(Z, np.empty_like(Z))
+    np.multiply(dA, sigma, out=out)
+    return out
+
+
+def _gelu(Z, out):
+    inner = GELU_C * (Z + GELU_K * Z**3)
+    np.tanh(inner, out=out)
+    out += 1.0
+    out *= 0.5 * Z
+    return out
+
+
+def _gelu_backward(dA, Z, A, out):
+    t = np.tanh(GELU_C * (Z + GELU_K * Z**3))
+    slope = 0.5 * (1.0 + t) + 0.5 * Z * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_K * Z * Z)
+    np.multiply(dA, slope, out=out)
+    return out
+
+
+def _softmax(Z, out):
+    np.subtract(Z, Z.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def _softmax_backward(dA, Z, A, out):
+    # The Jacobian-vector product of softmax: dZ_i = A_i (dA_i - sum_j dA_j A_j).
+    row_dot = np.einsum("ij,ij->i", dA, A)[:, None]
+    np.subtract(dA, row_dot, out=out)
+    out *= A
+    return out
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in [
+        Activation("identity", _identity, _identity_backward, "f(z) = z", "f'(z) = 1"),
+        Activation(
+            "sigmoid",
+            _sigmoid,
+            _sigmoid_backward,
+            "f(z) = 1 / (1 + e^(-z))",
+            "f'(z) = f(z) (1 - f(z))",
+        ),
+        Activation("tanh", _tanh, _tanh_backward, "f(z) = tanh(z)", "f'(z) = 1 - f(z)^2"),
+        Activation(
+            "relu",
+            _relu,
+            _relu_backward,
+            "f(z) = max(z, 0)",
+            "f'(z) = 1 if z > 0 else 0",
+            kinks=(0.0,),
+        ),
+        Activation(
+            "leaky_relu",
+            _leaky_relu,
+            _leaky_relu_backward,
+            f"f(z) = z if z > 0 else {LEAKY_SLOPE} z",
+            f"f'(z) = 1 if z > 0 else {LEAKY_SLOPE}",
+            kinks=(0.0,),
+        ),
+        Activation(
+            "elu",
+            _elu,
+            _elu_backward,
+            "f(z) = z if z > 0 else e^z - 1",
+            "f'(z) = 1 if z > 0 else f(z) + 1",
+        ),
+        Activation(
+            "softplus",
+            _softplus,
+            _softplus_backward,
+            "f(z) = log(1 + e^z)",
+            "f'(z) = 1 / (1 + e^(-z))",
+        ),
+        Activation(
+            "gelu",
+            _gelu,
+            _gelu_backward,
+            "f(z) = z/2 (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))  (tanh approximation)",
+            "f'(z) = (1 + t)/2 + z/2 (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 z^2),"
+            " t = tanh(sqrt(2/pi) (z + 0.044715 z^3))",
+        ),
+        Activation(
+            "softmax",
+            _softmax,
+            _softmax_backward,
+            "f(z)_i = e^(z_i - max z) / sum_j e^(z_j - max z)  (per row)",
+            "dZ_i = A_i (dA_i - sum_j dA_j A_j)",
+        ),
+    ]
+}
+
+OUTPUT_ONLY = frozenset({"softmax"})
+HIDDEN_ACTIVATIONS = sorted(set(ACTIVATIONS) - OUTPUT_ONLY)

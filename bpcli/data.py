@@ -1,0 +1,397 @@
+"""Data: built-in generators, the shipped CSV datasets, CSV/NPZ/NPY loaders, splits and preprocessing.
+
+Everything random takes an explicit numpy Generator. Features come out as float arrays (n, d); raw
+targets as a 1-D array of labels or numbers, or (n, k) numbers for multi-output regression.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bpcli.errors import DataError
+
+PACKAGE_DATASETS = Path(__file__).resolve().parent / "datasets"
+REPO_DATASETS = Path(__file__).resolve().parent.parent / "datasets"
+SHIPPED = ("iris", "wine", "breast_cancer", "digits", "diabetes")
+MAX_COLUMNS = 100_000
+
+
+@dataclass
+class Table:
+    """Features X (n, d) and raw targets y as read from a source, with their names."""
+
+    X: np.ndarray
+    y: np.ndarray
+    feature_names: list[str]
+    target_name: str
+    origin: str
+
+
+# ---------------------------------------------------------------------------- generators
+
+
+def xor(rng, n_samples=4, noise=0.0):
+    """The XOR truth table, repeated to n_samples rows, with optional Gaussian jitter."""
+    corners = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
+    X = np.resize(corners, (n_samples, 2)) + noise * rng.standard_normal((n_samples, 2))
+    y = np.resize([0, 1, 1, 0], n_samples)
+    return X, y
+
+
+def moons(rng, n_samples=400, noise=0.15):
+    """Two interleaving half circles (labels 0, 1)."""
+    half = n_samples // 2
+    angles = np.pi * rng.random(n_samples)
+    upper = np.c_[np.cos(angles[:half]), np.sin(angles[:half])]
+    lower = np.c_[1 - np.cos(angles[half:]), 0.5 - np.sin(angles[half:])]
+    X = np.r_[upper, lower] + noise * rng.standard_normal((n_samples, 2))
+    return X, np.r_[np.zeros(half, int), np.ones(n_samples - half, int)]
+
+
+def circles(rng, n_samples=400, noise=0.1):
+    """A circle of radius 0.5 inside one of radius 1 (labels 1 inner, 0 outer)."""
+    y = (np.arange(n_samples) % 2).astype(int)
+    angles = 2 * np.pi * rng.random(n_samples)
+    radius = np.where(y == 1, 0.5, 1.0)
+    X = radius[:, None] * np.c_[np.cos(angles), np.sin(angles)]
+    return X + noise * rng.standard_normal((n_samples, 2)), y
+
+
+def spirals(rng, n_samples=600, noise=0.2, n_classes=3):
+    """n_classes interleaved spiral arms (the CS231n toy problem)."""
+    y = np.arange(n_samples) % n_classes
+    radius = rng.random(n_samples)
+    angle = y * 2 * np.pi / n_classes + 4 * radius + noise * rng.standard_normal(n_samples)
+    return np.c_[radius * np.sin(angle), radius * np.cos(angle)], y
+
+
+def blobs(rng, n_samples=300, noise=1.0, n_classes=3, n_features=2):
+    """Gaussian blobs around n_classes random centres in [-10, 10]^n_features."""
+    centres = rng.uniform(-10, 10, (n_classes, n_features))
+    y = np.arange(n_samples) % n_classes
+    return centres[y] + noise * rng.standard_normal((n_samples, n_features)), y
+
+
+def linear(rng, n_samples=200, noise=0.1, n_features=3):
+    """Regression y = X·w + b + noise, with w ~ N(0, 1), b ~ N(0, 1)."""
+    X = rng.standard_normal((n_samples, n_features))
+    w, b = rng.standard_normal(n_features), rng.standard_normal()
+    return X, X @ w + b + noise * rng.standard_normal(n_samples)
+
+
+def sine(rng, n_samples=400, noise=0.1):
+    """Regression y = sin(x) + noise on x ~ U(-π, π)."""
+    x = rng.uniform(-np.pi, np.pi, n_samples)
+    return x[:, None], np.sin(x) + noise * rng.standard_normal(n_samples)
+
+
+GENERATORS = {f.__name__: f for f in [xor, moons, circles, spirals, blobs, linear, sine]}
+BUILTIN = sorted([*GENERATORS, *SHIPPED])
+
+
+def generate(name: str, rng: np.random.Generator, options: dict) -> Table:
+    """Run a built-in generator with the options it accepts (n_samples, noise, …)."""
+    generator = GENERATORS[name]
+    accepted = set(inspect.signature(generator).parameters) - {"rng"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise DataError(
+            f"data.{unknown[0]} does not apply to the '{name}' generator",
+            f"it accepts: {', '.join(sorted(accepted))}",
+        )
+    X, y = generator(rng, **options)
+    names = [f"x{i}" for i in range(X.shape[1])]
+    return Table(X, y, names, "y", f"built-in '{name}'")
+
+
+# ---------------------------------------------------------------------------- files
+
+
+def shipped_path(name: str) -> Path:
+    """The CSV of a shipped dataset, inside the installed package or the source checkout."""
+    for folder in (PACKAGE_DATASETS, REPO_DATASETS):
+        if (folder / f"{name}.csv").is_file():
+            return folder / f"{name}.csv"
+    raise DataError(f"the shipped dataset '{name}' is missing from this installation")
+
+
+def _parse_number(cell: str) -> float:
+    value = float(cell)
+    if not math.isfinite(value):
+        raise ValueError(cell)
+    return value
+
+
+def _parse_targets(cells: list[str], path: Path, column: str) -> np.ndarray:
+    """Numbers if every cell is a finite number (ints if all integral), otherwise string labels."""
+    try:
+        values = np.array([_parse_number(cell) for cell in cells])
+    except ValueError:
+        if any(cell.strip().lower() in ("", "nan", "inf", "-inf") for cell in cells):
+            row = next(
+                i for i, c in enumerate(cells) if c.strip().lower() in ("", "nan", "inf", "-inf")
+            )
+            raise DataError(
+                f"{path}, line {row + 2}: missing or non-finite target in '{column}'"
+            ) from None
+        return np.array([cell.strip() for cell in cells])
+    return values.astype(np.int64) if np.all(values == np.round(values)) else values
+
+
+def read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The header and the rows of a CSV file; ragged rows and non-UTF-8 bytes are errors."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if not header:
+                raise DataError(f"{path}: empty file", "a CSV needs a header row and data rows")
+            if len(header) > MAX_COLUMNS:
+                raise DataError(f"{path}: {len(header)} columns, more than {MAX_COLUMNS}")
+            rows = []
+            for row in reader:
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    raise DataError(
+                        f"{path}, line {reader.line_num}: {len(row)} fields, "
+                        f"the header has {len(header)}"
+                    )
+                rows.append(row)
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    if not rows:
+        raise DataError(f"{path}: header only, no data rows")
+    return [name.strip() for name in header], rows
+
+
+def features_from_cells(
+    rows: list[list[str]], columns: list[int], names: list[str], path
+) -> np.ndarray:
+    """A float64 (n, d) array from the given columns; text, empty, NaN or inf cells are errors."""
+    try:
+        return np.array(
+            [[_parse_number(row[c]) for c in columns] for row in rows], dtype=np.float64
+        )
+    except ValueError:
+        for line, row in enumerate(rows, start=2):
+            for c in columns:
+                try:
+                    _parse_number(row[c])
+                except ValueError:
+                    raise DataError(
+                        f"{path}, line {line}: feature '{names[c]}' is {row[c]!r}, not a finite number",
+                        "features must be numeric; drop or encode text columns",
+                    ) from None
+        raise
+
+
+def load_csv(path: Path, target: str | int | None) -> Table:
+    header, rows = read_csv_rows(path)
+    if len(header) < 2:
+        raise DataError(f"{path}: needs at least one feature column and a target column")
+    if target is None:
+        target_index = len(header) - 1
+    elif isinstance(target, int):
+        if not -len(header) <= target < len(header):
+            raise DataError(f"data.target: column {target} is out of range for {path}")
+        target_index = target % len(header)
+    elif target in header:
+        target_index = header.index(target)
+    else:
+        raise DataError(
+            f"data.target: column '{target}' is not in {path}", f"columns: {', '.join(header)}"
+        )
+    columns = [c for c in range(len(header)) if c != target_index]
+    X = features_from_cells(rows, columns, header, path)
+    y = _parse_targets([row[target_index] for row in rows], path, header[target_index])
+    return Table(X, y, [header[c] for c in columns], header[target_index], str(path))
+
+
+def load_numpy(path: Path, target) -> Table:
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise DataError(f"{path}: cannot read as {path.suffix} ({error})") from None
+    if path.suffix.lower() == ".npz":
+        with loaded:
+            missing = {"X", "y"} - set(loaded.files)
+            if missing:
+                raise DataError(
+                    f"{path}: missing array(s) {sorted(missing)}", "an .npz needs X and y"
+                )
+            X, y = loaded["X"], loaded["y"]
+    else:
+        if loaded.ndim != 2 or loaded.shape[1] < 2:
+            raise DataError(f"{path}: an .npy must be a 2-D array, features then the target column")
+        column = loaded.shape[1] - 1 if target is None else int(target)
+        X, y = np.delete(loaded, column, axis=1), loaded[:, column]
+    if X.ndim != 2 or X.shape[0] != len(y):
+        raise DataError(
+            f"{path}: X must be 2-D with one row per target, got {X.shape} and {y.shape}"
+        )
+    if not np.issubdtype(X.dtype, np.number) or not np.all(np.isfinite(X)):
+        raise DataError(f"{path}: X must hold finite numbers (no NaN or inf)")
+    return Table(X, y, [f"x{i}" for i in range(X.shape[1])], "y", str(path))
+
+
+def load_table(source: str, target, rng: np.random.Generator, options: dict) -> Table:
+    """Any data source: a generator name, a shipped dataset name, or a .csv/.npz/.npy path."""
+    if source in GENERATORS:
+        return generate(source, rng, options)
+    if options:
+        raise DataError(f"data.{next(iter(options))} applies only to built-in generators")
+    if source in SHIPPED:
+        return load_csv(shipped_path(source), target)
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".npz", ".npy"):
+        raise DataError(
+            f"data.source '{source}' is neither a built-in dataset nor a .csv/.npz/.npy file",
+            f"built-in: {', '.join(BUILTIN)}",
+        )
+    if not path.is_file():
+        raise DataError(f"data.source: file not found: {path}")
+    return load_csv(path, target) if suffix == ".csv" else load_numpy(path, target)
+
+
+# ---------------------------------------------------------------------------- preprocessing
+
+
+@dataclass
+class Preprocess:
+    """What turns raw rows into network inputs and outputs back into labels; saved as preprocess.json."""
+
+    task: str
+    feature_names: list[str]
+    target_name: str
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    classes: list | None = None
+    outputs: int = 1
+    extra: dict = field(default_factory=dict)
+
+    def transform(self, X: np.ndarray, dtype) -> np.ndarray:
+        """Standardise features (if fitted) and cast to the network's dtype."""
+        X = np.asarray(X, dtype=dtype)
+        if self.mean is not None:
+            X = (X - np.asarray(self.mean, dtype)) / np.asarray(self.std, dtype)
+        return np.ascontiguousarray(X, dtype=dtype)
+
+    def encode(self, y: np.ndarray, dtype, origin: str = "data") -> np.ndarray:
+        """Targets as the loss wants them: class indices, a (n, 1) 0/1 column, or (n, k) floats."""
+        if self.task == "regression":
+            return np.asarray(y, dtype=dtype).reshape(len(y), -1)
+        lookup = {label: index for index, label in enumerate(self.classes)}
+        try:
+            indices = np.array([lookup[label] for label in y.tolist()], dtype=np.int64)
+        except KeyError as error:
+            raise DataError(
+                f"{origin}: label {error.args[0]!r} was not seen in training",
+                f"known labels: {self.classes}",
+            ) from None
+        return indices if self.task == "classification" else indices.astype(dtype)[:, None]
+
+    def decode(self, Yhat: np.ndarray) -> np.ndarray:
+        """Predicted labels in the original label space (classification) or the raw outputs."""
+        if self.task == "regression":
+            return Yhat
+        indices = Yhat.argmax(axis=1) if self.task == "classification" else (Yhat[:, 0] > 0.5)
+        return np.asarray(self.classes, dtype=object)[indices.astype(int)]
+
+
+def fit_preprocess(
+    table: Table, task: str, train_rows: np.ndarray, standardize: bool
+) -> Preprocess:
+    """Label mapping from all targets; standardisation statistics from the training rows only."""
+    prep = Preprocess(task, table.feature_names, table.target_name)
+    if task == "regression":
+        if not np.issubdtype(table.y.dtype, np.number):
+            raise DataError(
+                f"{table.origin}: target '{table.target_name}' holds text, a regression loss needs numbers",
+                "use loss: cross_entropy for class labels",
+            )
+        prep.outputs = 1 if table.y.ndim == 1 else table.y.shape[1]
+    else:
+        prep.classes = np.unique(table.y).tolist()
+        _check_classes(prep.classes, task, table)
+        prep.outputs = len(prep.classes) if task == "classification" else 1
+    if standardize:
+        train = table.X[train_rows]
+        std = train.std(axis=0)
+        prep.mean, prep.std = train.mean(axis=0).tolist(), np.where(std > 0, std, 1.0).tolist()
+    return prep
+
+
+def _check_classes(classes: list, task: str, table: Table) -> None:
+    if table.y.ndim != 1:
+        raise DataError(
+            f"{table.origin}: class labels must be one column, got shape {table.y.shape}"
+        )
+    if len(classes) < 2:
+        raise DataError(
+            f"{table.origin}: target '{table.target_name}' has only one class {classes}"
+        )
+    if task == "binary" and len(classes) != 2:
+        raise DataError(
+            f"loss binary_cross_entropy needs exactly 2 classes, '{table.target_name}' has "
+            f"{len(classes)}",
+            "use loss: cross_entropy for more classes",
+        )
+
+
+@dataclass
+class Split:
+    """One split's network-ready arrays and its row indices in the source table."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    rows: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass
+class Prepared:
+    splits: dict[str, Split]
+    preprocess: Preprocess
+    table: Table
+
+
+def split_rows(n: int, validation: float, test: float, rng) -> dict[str, np.ndarray]:
+    """Shuffled row indices for train / validation / test (fractions of n, rounded)."""
+    order = rng.permutation(n)
+    n_test, n_val = round(n * test), round(n * validation)
+    if n - n_test - n_val < 1:
+        raise DataError(f"only {n} rows: nothing left for training after the splits")
+    return {
+        "train": np.sort(order[n_test + n_val :]),
+        "validation": np.sort(order[n_test : n_test + n_val]),
+        "test": np.sort(order[:n_test]),
+    }
+
+
+def prepare(data_config, task: str, dtype, rng_data, rng_split) -> Prepared:
+    """Load the configured data, split it, fit the preprocessing and build network-ready splits."""
+    options = {
+        key: getattr(data_config, key)
+        for key in ("n_samples", "noise", "n_classes", "n_features")
+        if getattr(data_config, key) is not None
+    }
+    table = load_table(data_config.source, data_config.target, rng_data, options)
+    rows = split_rows(len(table.y), data_config.validation_split, data_config.test_split, rng_split)
+    prep = fit_preprocess(table, task, rows["train"], data_config.standardize)
+    splits = {
+        name: Split(
+            prep.transform(table.X[index], dtype), prep.encode(table.y[index], dtype), index
+        )
+        for name, index in rows.items()
+    }
+    return Prepared(splits, prep, table)

@@ -1,0 +1,29 @@
+"""User-facing errors: what went wrong, where, and what is allowed. The CLI maps them to exit codes."""
+
+from __future__ import annotations
+
+
+class BpcliError(Exception):
+    """A mistake in the user's input; shown as one message without a traceback (exit code 2)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} - {self.hint}" if self.hint else self.message
+
+
+class ConfigError(BpcliError):
+    """The YAML config or a --set override is invalid."""
+
+
+class DataError(BpcliError):
+    """A data file or built-in dataset cannot be used for this model."""
+
+
+class RunError(BpcliError):
+    """A run folder or weights file is missing, incomplete or corrupt."""

@@ -1,0 +1,136 @@
+r"""Losses: name -> Loss with one interface, a batch mean `value` and the output delta dZ_L = dL/dZ_L.
+
+Shapes: Z and Ŷ = g(Z) are (n, k). Y is (n, k) floats, except for cross_entropy where it holds the
+n integer class indices (a one-hot matrix would only cost memory). Softmax + cross-entropy and
+sigmoid + binary cross-entropy are fused: their value is computed from the logits Z with log-sum-exp
+and their delta is (Ŷ − Y)/n, so extreme logits never give NaN or inf.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bpcli.activations import Activation
+
+Array = np.ndarray
+
+
+class Loss:
+    """A loss L(Y, Ŷ) averaged over the batch, and its gradient written back to the output logits."""
+
+    name: str = ""
+    formula: str = ""
+    gradient: str = ""
+    task = "regression"
+    output_activation: str | None = None
+    """The output activation this loss requires (fused losses), or None for any."""
+    kinks: tuple[float, ...] = ()
+    """Residuals Ŷ − Y where the loss is not differentiable."""
+
+    def value(self, Y: Array, Z: Array, Yhat: Array) -> float:
+        raise NotImplementedError
+
+    def grad(self, Y: Array, Yhat: Array) -> Array:
+        """dL/dŶ, shape (n, k)."""
+        raise NotImplementedError
+
+    def output_delta(self, Y: Array, Z: Array, Yhat: Array, activation: Activation, out: Array):
+        """dZ_L = dL/dŶ ⊙ g'(Z_L), written into `out` (n, k)."""
+        return activation.backward(self.grad(Y, Yhat), Z, Yhat, out)
+
+
+class MeanSquaredError(Loss):
+    name = "mse"
+    formula = "L = 1/(n k) Σ (ŷ − y)²   (mean over all elements, as torch.nn.MSELoss)"
+    gradient = "dL/dŷ = 2 (ŷ − y) / (n k)"
+
+    def value(self, Y, Z, Yhat):
+        residual = Yhat - Y
+        return float(np.mean(residual * residual))
+
+    def grad(self, Y, Yhat):
+        return (2.0 / Yhat.size) * (Yhat - Y)
+
+
+class MeanAbsoluteError(Loss):
+    name = "mae"
+    formula = "L = 1/(n k) Σ |ŷ − y|"
+    gradient = "dL/dŷ = sign(ŷ − y) / (n k)"
+    kinks = (0.0,)
+
+    def value(self, Y, Z, Yhat):
+        return float(np.mean(np.abs(Yhat - Y)))
+
+    def grad(self, Y, Yhat):
+        return np.sign(Yhat - Y) / Yhat.size
+
+
+class Huber(Loss):
+    name = "huber"
+    delta = 1.0
+    formula = "L = 1/(n k) Σ h(ŷ − y),  h(r) = r²/2 if |r| <= 1 else |r| − 1/2"
+    gradient = "dL/dŷ = clip(ŷ − y, −1, 1) / (n k)"
+
+    def value(self, Y, Z, Yhat):
+        abs_residual = np.abs(Yhat - Y)
+        quadratic = np.minimum(abs_residual, self.delta)
+        linear = abs_residual - quadratic
+        return float(np.mean(0.5 * quadratic * quadratic + self.delta * linear))
+
+    def grad(self, Y, Yhat):
+        return np.clip(Yhat - Y, -self.delta, self.delta) / Yhat.size
+
+
+class BinaryCrossEntropy(Loss):
+    name = "binary_cross_entropy"
+    task = "binary"
+    output_activation = "sigmoid"
+    formula = (
+        "L = −1/(n k) Σ [y log ŷ + (1 − y) log(1 − ŷ)],  ŷ = σ(z);"
+        " computed as max(z, 0) − z y + log(1 + e^(−|z|))"
+    )
+    gradient = "dL/dz = (ŷ − y) / (n k)   (sigmoid and BCE fused)"
+
+    def value(self, Y, Z, Yhat):
+        per_element = np.maximum(Z, 0.0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))
+        return float(np.mean(per_element))
+
+    def output_delta(self, Y, Z, Yhat, activation, out):
+        np.subtract(Yhat, Y, out=out)
+        out *= 1.0 / Yhat.size
+        return out
+
+
+class CrossEntropy(Loss):
+    name = "cross_entropy"
+    task = "classification"
+    output_activation = "softmax"
+    formula = (
+        "L = −1/n Σ_i log ŷ_{i, y_i},  ŷ = softmax(z);"
+        " computed as 1/n Σ_i [logsumexp(z_i) − z_{i, y_i}]"
+    )
+    gradient = "dL/dz = (ŷ − onehot(y)) / n   (softmax and cross-entropy fused)"
+
+    def value(self, Y, Z, Yhat):
+        rows = np.arange(Z.shape[0])
+        z_max = Z.max(axis=1)
+        log_sum_exp = z_max + np.log(np.exp(Z - z_max[:, None]).sum(axis=1))
+        return float(np.mean(log_sum_exp - Z[rows, Y]))
+
+    def output_delta(self, Y, Z, Yhat, activation, out):
+        np.copyto(out, Yhat)
+        out[np.arange(Y.shape[0]), Y] -= 1.0
+        out *= 1.0 / Y.shape[0]
+        return out
+
+
+LOSSES: dict[str, Loss] = {
+    loss.name: loss
+    for loss in [
+        CrossEntropy(),
+        BinaryCrossEntropy(),
+        MeanSquaredError(),
+        MeanAbsoluteError(),
+        Huber(),
+    ]
+}

@@ -1,0 +1,161 @@
+r"""Optimizers (name -> class with one in-place `step`) and learning-rate schedules (name -> lr(epoch)).
+
+With weight decay λ, the coupled optimizers minimise L + λ/2 Σ_l ||W_l||² (gradient g + λW, on the
+weights only, not the biases); adamw decouples it: W ← W − α λ W before the Adam step.
+Conventions follow PyTorch (momentum buffers accumulate g, not α g).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from bpcli.network import Parameter
+
+
+class Optimizer:
+    """Updates parameters in place from their gradients. `step` consumes (overwrites) the gradients."""
+
+    name = ""
+    rule = ""
+    slots: tuple[str, ...] = ()
+    """Per-parameter state arrays (moments), saved in checkpoints."""
+
+    def __init__(self, weight_decay=0.0, momentum=0.9, beta1=0.9, beta2=0.999, rho=0.9, eps=1e-8):
+        self.weight_decay = weight_decay
+        self.momentum = momentum
+        self.beta1, self.beta2, self.rho, self.eps = beta1, beta2, rho, eps
+        self.steps = 0
+        self.state: dict[str, np.ndarray] = {}
+
+    def _slot(self, slot: str, p: Parameter) -> np.ndarray:
+        key = f"{slot}.{p.name}"
+        if key not in self.state:
+            self.state[key] = np.zeros_like(p.value)
+        return self.state[key]
+
+    def step(self, params: list[Parameter], lr: float) -> None:
+        """One update of every parameter with learning rate `lr`."""
+        self.steps += 1
+        for p in params:
+            if p.decay and self.weight_decay:
+                self._decay(p, lr)
+            self._update(p, p.grad, lr)
+
+    def _decay(self, p: Parameter, lr: float) -> None:
+        p.grad += self.weight_decay * p.value
+
+    def _update(self, p: Parameter, g: np.ndarray, lr: float) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    name = "sgd"
+    rule = "θ ← θ − α g"
+
+    def _update(self, p, g, lr):
+        g *= lr
+        p.value -= g
+
+
+class Momentum(Optimizer):
+    name = "momentum"
+    rule = "v ← μ v + g;  θ ← θ − α v"
+    slots = ("velocity",)
+
+    def _update(self, p, g, lr):
+        v = self._slot("velocity", p)
+        v *= self.momentum
+        v += g
+        p.value -= lr * v
+
+
+class Nesterov(Optimizer):
+    name = "nesterov"
+    rule = "v ← μ v + g;  θ ← θ − α (g + μ v)"
+    slots = ("velocity",)
+
+    def _update(self, p, g, lr):
+        v = self._slot("velocity", p)
+        v *= self.momentum
+        v += g
+        g += self.momentum * v
+        g *= lr
+        p.value -= g
+
+
+class RMSProp(Optimizer):
+    name = "rmsprop"
+    rule = "s ← ρ s + (1 − ρ) g²;  θ ← θ − α g / (√s + ε)"
+    slots = ("square_avg",)
+
+    def _update(self, p, g, lr):
+        s = self._slot("square_avg", p)
+        s *= self.rho
+        s += (1.0 - self.rho) * g * g
+        g /= np.sqrt(s) + self.eps
+        g *= lr
+        p.value -= g
+
+
+class Adam(Optimizer):
+    name = "adam"
+    rule = (
+        "m ← β1 m + (1 − β1) g;  v ← β2 v + (1 − β2) g²;"
+        "  θ ← θ − α m̂ / (√v̂ + ε),  m̂ = m/(1 − β1^t), v̂ = v/(1 − β2^t)"
+    )
+    slots = ("exp_avg", "exp_avg_sq")
+
+    def _update(self, p, g, lr):
+        m, v = self._slot("exp_avg", p), self._slot("exp_avg_sq", p)
+        m *= self.beta1
+        m += (1.0 - self.beta1) * g
+        v *= self.beta2
+        np.multiply(g, g, out=g)
+        g *= 1.0 - self.beta2
+        v += g
+        bias1 = 1.0 - self.beta1**self.steps
+        bias2 = 1.0 - self.beta2**self.steps
+        np.sqrt(v, out=g)
+        g *= 1.0 / math.sqrt(bias2)
+        g += self.eps
+        np.divide(m, g, out=g)
+        g *= lr / bias1
+        p.value -= g
+
+
+class AdamW(Adam):
+    name = "adamw"
+    rule = "θ ← θ − α λ θ  (decoupled decay), then the Adam step"
+
+    def _decay(self, p, lr):
+        p.value -= (lr * self.weight_decay) * p.value
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    cls.name: cls for cls in [SGD, Momentum, Nesterov, RMSProp, Adam, AdamW]
+}
+
+
+def constant(lr, epoch, epochs, step_size, gamma, min_lr):
+    """α_e = α."""
+    return lr
+
+
+def step(lr, epoch, epochs, step_size, gamma, min_lr):
+    """α_e = α γ^floor(e / step_size)."""
+    return lr * gamma ** (epoch // step_size)
+
+
+def exponential(lr, epoch, epochs, step_size, gamma, min_lr):
+    """α_e = α γ^e."""
+    return lr * gamma**epoch
+
+
+def cosine(lr, epoch, epochs, step_size, gamma, min_lr):
+    """α_e = α_min + (α − α_min)(1 + cos(π e / E)) / 2."""
+    return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * epoch / epochs))
+
+
+SCHEDULES = {f.__name__: f for f in [constant, step, exponential, cosine]}

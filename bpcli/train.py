@@ -1,0 +1,214 @@
+"""The training loop: set up data, network and optimizer from a config, run mini-batch epochs.
+
+It reports each epoch through a callback and never prints; the CLI's display decides what to show.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bpcli.config import Config
+from bpcli.data import Prepared, Split, prepare
+from bpcli.errors import BpcliError, ConfigError
+from bpcli.losses import LOSSES, Loss
+from bpcli.metrics import LOWER_IS_BETTER, MetricAccumulator, evaluate
+from bpcli.network import MLP
+from bpcli.optimizers import OPTIMIZERS, SCHEDULES, Optimizer
+
+
+class TrainingDiverged(BpcliError):
+    """The loss became NaN or infinite; the run is not a success (exit code 1)."""
+
+    exit_code = 1
+
+
+@dataclass
+class Experiment:
+    """Everything a training run needs, built from one config and one seed."""
+
+    config: Config
+    data: Prepared
+    network: MLP
+    loss: Loss
+    optimizer: Optimizer
+    shuffle_rng: np.random.Generator
+
+    @property
+    def task(self) -> str:
+        return self.loss.task
+
+
+@dataclass
+class History:
+    """Per-epoch records (dicts of metrics) and how training ended."""
+
+    epochs: list[dict] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+
+def build_network(config: Config, inputs: int, outputs: int, rng) -> MLP:
+    model = config.model
+    return MLP.build(
+        [inputs, *model.hidden, outputs],
+        model.activation,
+        model.output_activation,
+        model.init,
+        rng,
+        np.dtype(config.training.dtype),
+        model.init_std,
+    )
+
+
+def setup(config: Config) -> Experiment:
+    """Seeded data, network and optimizer. One seed fixes data, split, init and shuffling alike."""
+    rng_data, rng_split, rng_init, rng_shuffle = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(4)
+    )
+    loss = LOSSES[config.loss]
+    dtype = np.dtype(config.training.dtype)
+    data = prepare(config.data, loss.task, dtype, rng_data, rng_split)
+    network = build_network(
+        config, data.splits["train"].X.shape[1], data.preprocess.outputs, rng_init
+    )
+    if config.model.init_from:
+        from bpcli.runs import load_weights_into
+
+        load_weights_into(network, config.model.init_from)
+    settings = config.optimizer.model_dump(exclude={"name", "lr", "schedule"})
+    optimizer = OPTIMIZERS[config.optimizer.name](**settings)
+    return Experiment(config, data, network, loss, optimizer, rng_shuffle)
+
+
+def learning_rate(config: Config, epoch: int) -> float:
+    """The scheduled learning rate for a 0-based epoch."""
+    opt, schedule = config.optimizer, config.optimizer.schedule
+    return SCHEDULES[schedule.name](
+        opt.lr, epoch, config.training.epochs, schedule.step_size, schedule.gamma, schedule.min_lr
+    )
+
+
+class BatchLoader:
+    """Mini-batches of a split: shuffled row indices gathered into reused buffers (no data copies)."""
+
+    def __init__(self, split: Split, batch_size: int, shuffle: bool, rng: np.random.Generator):
+        self.split, self.batch_size, self.shuffle, self.rng = split, batch_size, shuffle, rng
+        rows = min(batch_size, len(split))
+        self.X_buffer = np.empty((rows, *split.X.shape[1:]), split.X.dtype)
+        self.Y_buffer = np.empty((rows, *split.Y.shape[1:]), split.Y.dtype)
+
+    def __iter__(self):
+        X, Y, n = self.split.X, self.split.Y, len(self.split)
+        order = self.rng.permutation(n) if self.shuffle else None
+        for start in range(0, n, self.batch_size):
+            stop = min(start + self.batch_size, n)
+            if order is None:
+                yield X[start:stop], Y[start:stop]
+                continue
+            rows = order[start:stop]
+            yield (
+                np.take(X, rows, axis=0, out=self.X_buffer[: stop - start]),
+                np.take(Y, rows, axis=0, out=self.Y_buffer[: stop - start]),
+            )
+
+
+def train_epoch(experiment: Experiment, batches: BatchLoader, lr: float) -> dict:
+    """One pass over the training split; returns the running train metrics of the epoch."""
+    network, loss, optimizer = experiment.network, experiment.loss, experiment.optimizer
+    params = network.parameters()
+    accumulator = MetricAccumulator(experiment.task)
+    for X_batch, Y_batch in batches:
+        Yhat = network.forward(X_batch)
+        accumulator.update(Y_batch, Yhat, network.loss(Y_batch, loss))
+        network.backward(Y_batch, loss)
+        optimizer.step(params, lr)
+    return accumulator.result()
+
+
+class EarlyStopper:
+    """Tracks the monitored metric; says when `patience` epochs passed without improvement."""
+
+    def __init__(self, settings, available: list[str]):
+        if settings.monitor not in available:
+            raise ConfigError(
+                f"training.early_stopping.monitor: '{settings.monitor}' is not measured in this run",
+                f"available: {', '.join(available)}",
+            )
+        self.settings = settings
+        self.sign = 1.0 if settings.monitor.removeprefix("val_") in LOWER_IS_BETTER else -1.0
+        self.best = float("inf")
+        self.best_epoch: int | None = None
+        self.best_state: dict | None = None
+        self.waited = 0
+
+    def update(self, epoch: int, record: dict, network: MLP) -> bool:
+        """Record an epoch; True when training should stop."""
+        score = self.sign * record[self.settings.monitor]
+        if score < self.best - self.settings.min_delta:
+            self.best, self.best_epoch, self.waited = score, epoch, 0
+            if self.settings.restore_best:
+                self.best_state = {k: v.copy() for k, v in network.state().items()}
+            return False
+        self.waited += 1
+        return self.waited >= self.settings.patience
+
+
+def metric_names(task: str, with_validation: bool) -> list[str]:
+    names = ["loss", "accuracy"] if task != "regression" else ["loss", "mae", "r2"]
+    return names + [f"val_{n}" for n in names] if with_validation else names
+
+
+def fit(experiment: Experiment, on_epoch: Callable[[dict], None] | None = None) -> History:
+    """Train for the configured epochs (or until early stopping); returns the history."""
+    config, network = experiment.config, experiment.network
+    training = config.training
+    validation = experiment.data.splits["validation"]
+    batches = BatchLoader(
+        experiment.data.splits["train"],
+        training.batch_size,
+        training.shuffle,
+        experiment.shuffle_rng,
+    )
+    stopper = None
+    if training.early_stopping:
+        stopper = EarlyStopper(
+            training.early_stopping, metric_names(experiment.task, len(validation) > 0)
+        )
+    history = History()
+    for epoch in range(training.epochs):
+        started = time.perf_counter()
+        lr = learning_rate(config, epoch)
+        record = {"epoch": epoch + 1, "lr": lr, **train_epoch(experiment, batches, lr)}
+        if not np.isfinite(record["loss"]):
+            raise TrainingDiverged(
+                f"training diverged at epoch {epoch + 1}: the loss is {record['loss']}",
+                "lower optimizer.lr, or standardize the data",
+            )
+        if len(validation):
+            scores = evaluate(network, validation.X, validation.Y, experiment.loss, experiment.task)
+            record.update({f"val_{k}": v for k, v in scores.items()})
+        record["seconds"] = time.perf_counter() - started
+        history.epochs.append(record)
+        if on_epoch:
+            on_epoch(record)
+        if stopper and stopper.update(epoch + 1, record, network):
+            history.stopped_early = True
+            break
+    if stopper:
+        history.best_epoch = stopper.best_epoch
+        if stopper.best_state is not None:
+            network.load_state(stopper.best_state)
+    return history
+
+
+def final_metrics(experiment: Experiment) -> dict[str, dict]:
+    """Loss and metrics of the final network on every non-empty split."""
+    return {
+        name: evaluate(experiment.network, split.X, split.Y, experiment.loss, experiment.task)
+        for name, split in experiment.data.splits.items()
+        if len(split)
+    }
