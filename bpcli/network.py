@@ -71,7 +71,7 @@ class MLP:
         """Initialise a network with layer widths [d, h1, …, k] (input, hidden…, output)."""
         initializer = INITIALIZERS[init]
         layers = []
-        for index, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
+        for index, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=False)):
             is_output = index == len(widths) - 2
             W = initializer(rng, fan_in, fan_out, init_std).astype(dtype)
             name = output_activation if is_output else activation
