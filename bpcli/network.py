@@ -94,6 +94,13 @@ class MLP:
         ]
         return cls(layers)
 
+    def copy(self, dtype=None) -> MLP:
+        """An independent network with the same parameters, optionally cast to `dtype`."""
+        dtype = dtype or self.dtype
+        return MLP(
+            [Layer(ly.W.astype(dtype), ly.b.astype(dtype), ly.activation) for ly in self.layers]
+        )
+
     @property
     def widths(self) -> list[int]:
         return [self.layers[0].W.shape[0]] + [layer.W.shape[1] for layer in self.layers]
