@@ -24,7 +24,7 @@ def write_config(tmp_path):
     return write
 
 
-def small_config(**sections) -> dict:
+def make_small_config(**sections) -> dict:
     """A config that trains in a fraction of a second: moons, one small hidden layer, few epochs."""
     config = {
         "seed": 0,
@@ -40,3 +40,9 @@ def small_config(**sections) -> dict:
         else:
             config[key] = value
     return config
+
+
+@pytest.fixture
+def small_config():
+    """make_small_config as a fixture: small_config(training={"epochs": 5}) merges sections."""
+    return make_small_config
