@@ -18,6 +18,10 @@ def format_metrics(record: dict) -> str:
     return "  ".join(f"{key} {record[key]:.4f}" for key in SHOWN if key in record)
 
 
+def format_seconds(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
 class TrainingDisplay:
     """Follows training through `on_epoch`: a live bar on a terminal, one line per epoch otherwise."""
 
@@ -47,7 +51,7 @@ class TrainingDisplay:
         elif not self.quiet:
             self.console.print(
                 f"epoch {record['epoch']}/{self.epochs}  {format_metrics(record)}  "
-                f"({record['seconds']:.2f}s)",
+                f"({format_seconds(record['seconds'])})",
                 markup=False,
                 soft_wrap=True,
             )
