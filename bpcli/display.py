@@ -18,6 +18,12 @@ def format_metrics(record: dict) -> str:
     return "  ".join(f"{key} {record[key]:.4f}" for key in SHOWN if key in record)
 
 
+def compact_metrics(record: dict) -> str:
+    """The few numbers that fit beside a progress bar: losses, and the validation metric if any."""
+    shown = [key for key in ("loss", "val_loss", "val_accuracy", "val_r2") if key in record]
+    return " ".join(f"{key.replace('accuracy', 'acc')} {record[key]:.4f}" for key in shown)
+
+
 def format_seconds(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
@@ -34,7 +40,7 @@ class TrainingDisplay:
         if not self.quiet and self.console.is_terminal:
             self.progress = Progress(
                 TextColumn("[bold]{task.description}"),
-                BarColumn(),
+                BarColumn(bar_width=16),
                 MofNCompleteColumn(),
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[metrics]}"),
@@ -47,7 +53,7 @@ class TrainingDisplay:
 
     def on_epoch(self, record: dict) -> None:
         if self.progress is not None:
-            self.progress.update(self.task, advance=1, metrics=format_metrics(record))
+            self.progress.update(self.task, advance=1, metrics=compact_metrics(record))
         elif not self.quiet:
             self.console.print(
                 f"epoch {record['epoch']}/{self.epochs}  {format_metrics(record)}  "
