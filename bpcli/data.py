@@ -287,7 +287,8 @@ class Preprocess:
     def encode(self, y: np.ndarray, dtype, origin: str = "data") -> np.ndarray:
         """Targets as the loss wants them: class indices, a (n, 1) 0/1 column, or (n, k) floats."""
         if self.task == "regression":
-            return np.asarray(y, dtype=dtype).reshape(len(y), -1)
+            Y = np.asarray(y, dtype=dtype)
+            return Y[:, None] if Y.ndim == 1 else Y
         lookup = {label: index for index, label in enumerate(self.classes)}
         try:
             indices = np.array([lookup[label] for label in y.tolist()], dtype=np.int64)

@@ -151,3 +151,10 @@ def test_standardisation_uses_training_statistics_only():
 def test_float32_stays_float32():
     data = prepare(DataConfig(source="digits"), "classification", np.float32, rng(), rng(1))
     assert all(split.X.dtype == np.float32 for split in data.splits.values())
+
+
+def test_regression_with_empty_splits():
+    config = DataConfig(source="linear", n_samples=20, validation_split=0, test_split=0)
+    data = prepare(config, "regression", np.float32, rng(), rng(1))
+    assert data.splits["train"].Y.shape == (20, 1)
+    assert data.splits["validation"].Y.shape == (0, 1) and data.splits["test"].X.shape == (0, 3)
