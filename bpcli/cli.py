@@ -58,8 +58,8 @@ def user_errors():
         if not isinstance(error, BpcliError):
             raise
         message = escape(error.message)
-        hint = f"\n[dim]{escape(error.hint)}[/dim]" if error.hint else ""
-        stderr_console().print(f"[bold red]error:[/bold red] {message}{hint}")
+        hint = f"\n  [dim]hint: {escape(error.hint)}[/dim]" if error.hint else ""
+        stderr_console().print(f"[bold red]error:[/bold red] {message}{hint}", soft_wrap=True)
         raise typer.Exit(error.exit_code) from None
 
 

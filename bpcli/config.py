@@ -143,18 +143,16 @@ class Config(Section):
 
     _check_loss = field_validator("loss")(lambda v: check_name(v, LOSSES, "loss"))
 
-    @model_validator(mode="after")
-    def _resolve_output_activation(self):
+    def resolve_output_activation(self) -> None:
+        """Replace output_activation 'auto' by what the loss needs; reject a pairing that does not fit."""
         required = LOSSES[self.loss].output_activation
         chosen = self.model.output_activation
         if chosen == "auto":
             self.model.output_activation = required or "identity"
         elif required and chosen != required:
             raise ValueError(
-                f"model.output_activation '{chosen}' does not fit loss '{self.loss}', which needs "
-                f"'{required}' (or 'auto')"
+                f"'{chosen}' does not fit loss '{self.loss}', which needs '{required}' (or 'auto')"
             )
-        return self
 
     def digest(self) -> str:
         """A short hash of the resolved config, recorded with the run."""
@@ -166,7 +164,7 @@ class Config(Section):
 
 
 def _walk(node: yaml.Node, path: tuple, lines: dict, budget: list[int]) -> None:
-    """Record the line of every key path under `node`; reject duplicate keys and alias bombs."""
+    """Record the line number of every key path under `node`; reject duplicate keys and alias bombs."""
     budget[0] -= 1
     if budget[0] < 0:
         raise ConfigError(
@@ -221,8 +219,8 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
     return f"{problem} (line {mark.line + 1})" if mark else problem
 
 
-def apply_override(document: dict, assignment: str) -> None:
-    """Apply one `key.path=value` (value parsed as YAML) to the document, in place."""
+def apply_override(document: dict, assignment: str) -> tuple[str, ...]:
+    """Apply one `key.path=value` (value parsed as YAML) to the document, in place; returns the path."""
     key_path, sep, raw_value = assignment.partition("=")
     keys = key_path.strip().split(".")
     if not sep or not all(keys):
@@ -240,6 +238,7 @@ def apply_override(document: dict, assignment: str) -> None:
             where = ".".join(keys[: depth + 1])
             raise ConfigError(f"--set {key_path}: '{where}' is not a section")
     target[keys[-1]] = value
+    return tuple(keys)
 
 
 # ---------------------------------------------------------------------------- errors
@@ -262,12 +261,14 @@ def _allowed_keys(loc: tuple) -> list[str]:
     return list(model.model_fields)
 
 
-def _describe(error: dict, lines: dict, origin: str) -> str:
+def _locate(loc: tuple, locations: dict) -> str | None:
+    """Where the innermost known key of `loc` was written: 'file, line N' or '--set'."""
+    return next((locations[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in locations), None)
+
+
+def _describe(error: dict, locations: dict) -> str:
     loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
-    loc = tuple(part for part in loc if part not in ("Schedule", "EarlyStopping"))
     path = ".".join(map(str, loc)) or "(top level)"
-    line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
-    where = f"{origin}, line {line}" if line else origin
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
@@ -278,16 +279,39 @@ def _describe(error: dict, lines: dict, origin: str) -> str:
         message = "required key is missing"
     elif "input" in error and error["type"] not in ("value_error", "model_type"):
         message = f"{message}, got {error['input']!r}"
-    return f"{path} ({where}): {message}"
+    where = _locate(loc, locations)
+    return f"{path} ({where}): {message}" if where else f"{path}: {message}"
 
 
-def validate(document: dict, lines: dict | None = None, origin: str = "config") -> Config:
-    """Validate a config document; raise one ConfigError listing every problem."""
+def validate(document: dict, locations: dict | None = None) -> Config:
+    """Validate a config document; raise one ConfigError listing every problem.
+
+    `locations` maps key paths to where they were written ('file, line N' or '--set').
+    """
+    locations = locations or {}
     try:
-        return Config.model_validate(document)
+        config = Config.model_validate(document)
     except ValidationError as error:
-        problems = [_describe(e, lines or {}, origin) for e in error.errors()]
+        problems = [_describe(e, locations) for e in error.errors()]
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems)) from None
+    try:
+        config.resolve_output_activation()
+    except ValueError as error:
+        where = _locate(("model", "output_activation"), locations) or _locate(("loss",), locations)
+        raise ConfigError(
+            f"invalid config:\n  model.output_activation ({where}): {error}"
+        ) from None
+    return config
+
+
+def read_config(path: str | Path, overrides: list[str] = ()) -> tuple[dict, dict]:
+    """The YAML document with --set overrides applied, and where each key path was written."""
+    path = Path(path)
+    document, lines = read_yaml(path)
+    locations = {key: f"{path}, line {line}" for key, line in lines.items()}
+    for assignment in overrides:
+        locations[apply_override(document, assignment)] = "--set"
+    return document, locations
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
@@ -297,10 +321,7 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     model.init_from are made absolute against the config file's folder.
     """
     path = Path(path)
-    document, lines = read_yaml(path)
-    for assignment in overrides:
-        apply_override(document, assignment)
-    config = validate(document, lines, str(path))
+    config = validate(*read_config(path, overrides))
     if config.name is None:
         config.name = path.stem
     base = path.resolve().parent

@@ -175,7 +175,7 @@ class LoadedRun:
     """A saved run, ready to predict: its config, preprocessing and network."""
 
     def __init__(self, run_dir: str | Path):
-        from bpcli.config import read_yaml, validate
+        from bpcli.config import read_config, validate
         from bpcli.data import Preprocess
         from bpcli.network import MLP
 
@@ -183,8 +183,7 @@ class LoadedRun:
         if not self.path.is_dir():
             raise RunError(f"run folder not found: {self.path}")
         config_path = self.path / "config.yaml"
-        document, lines = read_yaml(config_path)
-        self.config = validate(document, lines, str(config_path))
+        self.config = validate(*read_config(config_path))
         self.preprocess = Preprocess(**read_json(self.path / "preprocess.json"))
         self.summary = read_json(self.path / "summary.json")
         model, dtype = self.config.model, np.dtype(self.config.training.dtype)

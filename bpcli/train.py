@@ -162,6 +162,7 @@ def metric_names(task: str, with_validation: bool) -> list[str]:
     return names + [f"val_{n}" for n in names] if with_validation else names
 
 
+@np.errstate(over="ignore", invalid="ignore")  # divergence is detected and reported below
 def fit(experiment: Experiment, on_epoch: Callable[[dict], None] | None = None) -> History:
     """Train for the configured epochs (or until early stopping); returns the history."""
     config, network = experiment.config, experiment.network
