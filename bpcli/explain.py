@@ -285,8 +285,8 @@ def _backward(network: MLP, loss: Loss, n: int) -> Section:
             section.lines.append(_activation_delta(below, number - 1, n, fan_in))
     section.lines.append(
         prose(
-            "dA0 = dZ1·W1ᵀ is never computed: X is data, not a parameter.",
-            r"$dA_{0} = dZ_{1} W_{1}^\top$ is never computed: $X$ is data, not a parameter.",
+            "X is data, not a parameter: dA0 = dZ1·W1ᵀ is never computed.",
+            r"$X$ is data, not a parameter: $dA_{0} = dZ_{1} W_{1}^\top$ is never computed.",
         )
     )
     return section
