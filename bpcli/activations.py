@@ -29,6 +29,9 @@ class Activation:
     derivative: str
     kinks: tuple[float, ...] = ()
     """Points z where f is not differentiable (a gradient check skips steps that cross them)."""
+    formula_latex: str = ""
+    derivative_latex: str = ""
+    """The same two formulas in LaTeX, for `bpcli explain --markdown`."""
 
 
 def _identity(Z, out):
@@ -139,15 +142,33 @@ def _softmax_backward(dA, Z, A, out):
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in [
-        Activation("identity", _identity, _identity_backward, "f(z) = z", "f'(z) = 1"),
+        Activation(
+            "identity",
+            _identity,
+            _identity_backward,
+            "f(z) = z",
+            "f'(z) = 1",
+            formula_latex="f(z) = z",
+            derivative_latex="f'(z) = 1",
+        ),
         Activation(
             "sigmoid",
             _sigmoid,
             _sigmoid_backward,
             "f(z) = 1 / (1 + e^(-z))",
             "f'(z) = f(z) (1 - f(z))",
+            formula_latex=r"f(z) = \frac{1}{1 + e^{-z}}",
+            derivative_latex=r"f'(z) = f(z)\,(1 - f(z))",
         ),
-        Activation("tanh", _tanh, _tanh_backward, "f(z) = tanh(z)", "f'(z) = 1 - f(z)^2"),
+        Activation(
+            "tanh",
+            _tanh,
+            _tanh_backward,
+            "f(z) = tanh(z)",
+            "f'(z) = 1 - f(z)^2",
+            formula_latex=r"f(z) = \tanh z = \frac{e^{z} - e^{-z}}{e^{z} + e^{-z}}",
+            derivative_latex=r"f'(z) = 1 - f(z)^2",
+        ),
         Activation(
             "relu",
             _relu,
@@ -155,6 +176,8 @@ ACTIVATIONS: dict[str, Activation] = {
             "f(z) = max(z, 0)",
             "f'(z) = 1 if z > 0 else 0",
             kinks=(0.0,),
+            formula_latex=r"f(z) = \max(z, 0)",
+            derivative_latex=r"f'(z) = 1 \text{ if } z > 0 \text{ else } 0",
         ),
         Activation(
             "leaky_relu",
@@ -163,6 +186,8 @@ ACTIVATIONS: dict[str, Activation] = {
             f"f(z) = z if z > 0 else {LEAKY_SLOPE} z",
             f"f'(z) = 1 if z > 0 else {LEAKY_SLOPE}",
             kinks=(0.0,),
+            formula_latex=rf"f(z) = z \text{{ if }} z > 0 \text{{ else }} {LEAKY_SLOPE}\,z",
+            derivative_latex=rf"f'(z) = 1 \text{{ if }} z > 0 \text{{ else }} {LEAKY_SLOPE}",
         ),
         Activation(
             "elu",
@@ -170,6 +195,8 @@ ACTIVATIONS: dict[str, Activation] = {
             _elu_backward,
             "f(z) = z if z > 0 else e^z - 1",
             "f'(z) = 1 if z > 0 else f(z) + 1",
+            formula_latex=r"f(z) = z \text{ if } z > 0 \text{ else } e^{z} - 1",
+            derivative_latex=r"f'(z) = 1 \text{ if } z > 0 \text{ else } f(z) + 1",
         ),
         Activation(
             "softplus",
@@ -177,6 +204,8 @@ ACTIVATIONS: dict[str, Activation] = {
             _softplus_backward,
             "f(z) = log(1 + e^z)",
             "f'(z) = 1 / (1 + e^(-z))",
+            formula_latex=r"f(z) = \log(1 + e^{z})",
+            derivative_latex=r"f'(z) = \frac{1}{1 + e^{-z}}",
         ),
         Activation(
             "gelu",
@@ -185,6 +214,9 @@ ACTIVATIONS: dict[str, Activation] = {
             "f(z) = z/2 (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))  (tanh approximation)",
             "f'(z) = (1 + t)/2 + z/2 (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 z^2),"
             " t = tanh(sqrt(2/pi) (z + 0.044715 z^3))",
+            formula_latex=r"f(z) = \frac{z}{2}\left(1 + \tanh\left(\sqrt{2/\pi}\,(z + 0.044715\,z^3)\right)\right)",
+            derivative_latex=r"f'(z) = \frac{1 + t}{2} + \frac{z}{2}(1 - t^2)\sqrt{2/\pi}\,(1 + 3 \cdot 0.044715\,z^2),\ "
+            r"t = \tanh\left(\sqrt{2/\pi}\,(z + 0.044715\,z^3)\right)",
         ),
         Activation(
             "softmax",
@@ -192,6 +224,8 @@ ACTIVATIONS: dict[str, Activation] = {
             _softmax_backward,
             "f(z)_i = e^(z_i - max z) / sum_j e^(z_j - max z)  (per row)",
             "dZ_i = A_i (dA_i - sum_j dA_j A_j)",
+            formula_latex=r"f(z)_i = \frac{e^{z_i - \max z}}{\sum_j e^{z_j - \max z}}",
+            derivative_latex=r"dZ_i = A_i \left(dA_i - \textstyle\sum_j dA_j A_j\right)",
         ),
     ]
 }

@@ -145,6 +145,39 @@ def validate(config: ConfigArg, overrides: SetOption = None) -> None:
         typer.echo(to_yaml(resolved), nl=False)
 
 
+@app.command(
+    "explain",
+    epilog="Examples:  bpcli explain configs/xor.yaml  |  bpcli explain runs/digits-20250101-120000 "
+    "--batch 1  |  bpcli explain configs/digits.yaml --markdown > digits-backprop.md",
+)
+def explain_command(
+    target: Annotated[
+        Path, typer.Argument(help="YAML config file or run folder.", show_default=False)
+    ],
+    batch: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            "--batch",
+            "-n",
+            min=1,
+            help="Rows n in the shapes (default: the batch size training uses).",
+            show_default=False,
+        ),
+    ] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Markdown with LaTeX math instead of plain text.")
+    ] = False,
+    overrides: SetOption = None,
+) -> None:
+    """Print the forward and backward pass of a network as equations with their real shapes."""
+    with user_errors():
+        from bpcli.explain import explain_path, render_markdown, render_text
+
+        explanation = explain_path(target, batch, overrides or [])
+        render = render_markdown if markdown else render_text
+        typer.echo(render(explanation), nl=False)
+
+
 def main() -> None:
     """Entry point of the `bpcli` script and `python -m bpcli`."""
     app(prog_name="bpcli")

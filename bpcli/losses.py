@@ -21,6 +21,9 @@ class Loss:
     name: str = ""
     formula: str = ""
     gradient: str = ""
+    formula_latex: str = ""
+    gradient_latex: str = ""
+    """The same two formulas in LaTeX, for `bpcli explain --markdown`."""
     task = "regression"
     output_activation: str | None = None
     """The output activation this loss requires (fused losses), or None for any."""
@@ -43,6 +46,8 @@ class MeanSquaredError(Loss):
     name = "mse"
     formula = "L = 1/(n k) Σ (ŷ − y)²   (mean over all elements, as torch.nn.MSELoss)"
     gradient = "dL/dŷ = 2 (ŷ − y) / (n k)"
+    formula_latex = r"L = \frac{1}{nk} \sum_{i=1}^{n} \sum_{j=1}^{k} (\hat y_{ij} - y_{ij})^2"
+    gradient_latex = r"\frac{\partial L}{\partial \hat Y} = \frac{2}{nk} (\hat Y - Y)"
 
     def value(self, Y, Z, Yhat):
         residual = Yhat - Y
@@ -56,6 +61,12 @@ class MeanAbsoluteError(Loss):
     name = "mae"
     formula = "L = 1/(n k) Σ |ŷ − y|"
     gradient = "dL/dŷ = sign(ŷ − y) / (n k)"
+    formula_latex = (
+        r"L = \frac{1}{nk} \sum_{i=1}^{n} \sum_{j=1}^{k} \lvert \hat y_{ij} - y_{ij} \rvert"
+    )
+    gradient_latex = (
+        r"\frac{\partial L}{\partial \hat Y} = \frac{1}{nk} \operatorname{sign}(\hat Y - Y)"
+    )
     kinks = (0.0,)
 
     def value(self, Y, Z, Yhat):
@@ -70,6 +81,13 @@ class Huber(Loss):
     delta = 1.0
     formula = "L = 1/(n k) Σ h(ŷ − y),  h(r) = r²/2 if |r| <= 1 else |r| − 1/2"
     gradient = "dL/dŷ = clip(ŷ − y, −1, 1) / (n k)"
+    formula_latex = (
+        r"L = \frac{1}{nk} \sum_{i=1}^{n} \sum_{j=1}^{k} h(\hat y_{ij} - y_{ij}),\ "
+        r"h(r) = \tfrac{1}{2} r^2 \text{ if } \lvert r \rvert \le 1 \text{ else } \lvert r \rvert - \tfrac{1}{2}"
+    )
+    gradient_latex = (
+        r"\frac{\partial L}{\partial \hat Y} = \frac{1}{nk} \operatorname{clip}(\hat Y - Y, -1, 1)"
+    )
 
     def value(self, Y, Z, Yhat):
         abs_residual = np.abs(Yhat - Y)
@@ -90,6 +108,11 @@ class BinaryCrossEntropy(Loss):
         " computed as max(z, 0) − z y + log(1 + e^(−|z|))"
     )
     gradient = "dL/dz = (ŷ − y) / (n k)   (sigmoid and BCE fused)"
+    formula_latex = (
+        r"L = -\frac{1}{nk} \sum_{i=1}^{n} \sum_{j=1}^{k} \left[y_{ij} \log \hat y_{ij}"
+        r" + (1 - y_{ij}) \log(1 - \hat y_{ij})\right],\ \hat y = \sigma(z)"
+    )
+    gradient_latex = r"\frac{\partial L}{\partial Z} = \frac{1}{nk} (\hat Y - Y)"
 
     def value(self, Y, Z, Yhat):
         per_element = np.maximum(Z, 0.0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))
@@ -110,6 +133,10 @@ class CrossEntropy(Loss):
         " computed as 1/n Σ_i [logsumexp(z_i) − z_{i, y_i}]"
     )
     gradient = "dL/dz = (ŷ − onehot(y)) / n   (softmax and cross-entropy fused)"
+    formula_latex = r"L = -\frac{1}{n} \sum_{i=1}^{n} \log \hat y_{i, y_i},\ \hat y_i = \operatorname{softmax}(z_i)"
+    gradient_latex = (
+        r"\frac{\partial L}{\partial Z} = \frac{1}{n} (\hat Y - \operatorname{onehot}(Y))"
+    )
 
     def value(self, Y, Z, Yhat):
         rows = np.arange(Z.shape[0])

@@ -19,6 +19,8 @@ class Optimizer:
 
     name = ""
     rule = ""
+    rule_latex = ""
+    """The same rule in LaTeX, for `bpcli explain --markdown`."""
     slots: tuple[str, ...] = ()
     """Per-parameter state arrays (moments), saved in checkpoints."""
 
@@ -53,6 +55,7 @@ class Optimizer:
 class SGD(Optimizer):
     name = "sgd"
     rule = "θ ← θ − α g"
+    rule_latex = r"\theta \leftarrow \theta - \alpha g"
 
     def _update(self, p, g, lr):
         g *= lr
@@ -62,6 +65,7 @@ class SGD(Optimizer):
 class Momentum(Optimizer):
     name = "momentum"
     rule = "v ← μ v + g;  θ ← θ − α v"
+    rule_latex = r"v \leftarrow \mu v + g;\ \theta \leftarrow \theta - \alpha v"
     slots = ("velocity",)
 
     def _update(self, p, g, lr):
@@ -74,6 +78,7 @@ class Momentum(Optimizer):
 class Nesterov(Optimizer):
     name = "nesterov"
     rule = "v ← μ v + g;  θ ← θ − α (g + μ v)"
+    rule_latex = r"v \leftarrow \mu v + g;\ \theta \leftarrow \theta - \alpha (g + \mu v)"
     slots = ("velocity",)
 
     def _update(self, p, g, lr):
@@ -88,6 +93,7 @@ class Nesterov(Optimizer):
 class RMSProp(Optimizer):
     name = "rmsprop"
     rule = "s ← ρ s + (1 − ρ) g²;  θ ← θ − α g / (√s + ε)"
+    rule_latex = r"s \leftarrow \rho s + (1 - \rho) g^2;\ \theta \leftarrow \theta - \frac{\alpha g}{\sqrt{s} + \varepsilon}"
     slots = ("square_avg",)
 
     def _update(self, p, g, lr):
@@ -104,6 +110,11 @@ class Adam(Optimizer):
     rule = (
         "m ← β1 m + (1 − β1) g;  v ← β2 v + (1 − β2) g²;"
         "  θ ← θ − α m̂ / (√v̂ + ε),  m̂ = m/(1 − β1^t), v̂ = v/(1 − β2^t)"
+    )
+    rule_latex = (
+        r"m \leftarrow \beta_1 m + (1 - \beta_1) g;\ v \leftarrow \beta_2 v + (1 - \beta_2) g^2;\ "
+        r"\theta \leftarrow \theta - \frac{\alpha \hat m}{\sqrt{\hat v} + \varepsilon},\ "
+        r"\hat m = \frac{m}{1 - \beta_1^t},\ \hat v = \frac{v}{1 - \beta_2^t}"
     )
     slots = ("exp_avg", "exp_avg_sq")
 
@@ -128,6 +139,7 @@ class Adam(Optimizer):
 class AdamW(Adam):
     name = "adamw"
     rule = "θ ← θ − α λ θ  (decoupled decay), then the Adam step"
+    rule_latex = r"\theta \leftarrow \theta - \alpha \lambda \theta \text{ (decoupled decay), then the Adam step}"
 
     def _decay(self, p, lr):
         p.value -= (lr * self.weight_decay) * p.value
