@@ -178,6 +178,221 @@ def explain_command(
         typer.echo(render(explanation), nl=False)
 
 
+def _positive(value: float) -> float:
+    if not value > 0:
+        raise typer.BadParameter(f"must be above 0, got {value}")
+    return value
+
+
+RunArg = Annotated[
+    Path, typer.Argument(help="Run folder written by bpcli train.", show_default=False)
+]
+
+
+@app.command(
+    "eval",
+    epilog="Examples:  bpcli eval runs/iris  |  bpcli eval runs/iris --split validation  |  "
+    "bpcli eval runs/iris --data new.csv --json  |  "
+    "bpcli eval runs/iris --fail-under accuracy=0.9 --fail-under loss=0.3",
+)
+def eval_command(
+    run: RunArg,
+    data: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--data",
+            help="Other labelled data (built-in name or .csv/.npz/.npy) instead of a split.",
+            metavar="SOURCE",
+            show_default=False,
+        ),
+    ] = None,
+    split: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--split", help="The run's own split (default: test).", metavar="test|validation|train"
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+    fail_under: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--fail-under",
+            help="Exit 1 unless METRIC reaches VALUE (repeatable; loss, mse, rmse, mae: at most VALUE).",
+            metavar="METRIC=VALUE",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Evaluate a trained run on its test split (or another split, or other data)."""
+    with user_errors():
+        from bpcli.display import stderr_console
+        from bpcli.errors import DataError
+        from bpcli.evaluation import evaluate_network, missed_bars, parse_bars
+        from bpcli.losses import LOSSES
+        from bpcli.rundata import labelled_source, run_split
+        from bpcli.runs import LoadedRun
+        from bpcli.tables import eval_tables
+
+        if data is not None and split is not None:
+            raise DataError("give either --split or --data, not both")
+        bars = parse_bars(fail_under or [])
+        loaded = LoadedRun(run)
+        batch = (
+            labelled_source(loaded, data)
+            if data is not None
+            else run_split(loaded, split or "test")
+        )
+        loss = LOSSES[loaded.config.loss]
+        report = evaluate_network(loaded.network, batch.X, batch.Y, loss, loaded.preprocess.classes)
+        missed = missed_bars(bars, report.metrics)
+        console = stderr_console()
+        if as_json:
+            document = {"run": str(run), "data": batch.origin, **report.as_dict()}
+            if bars:
+                document["fail_under"] = {b.metric: b.value for b in bars}
+                document["passed"] = not missed
+            typer.echo(json.dumps(document))
+        else:
+            name = loaded.config.name or run.name
+            console.print(f"{name}: {batch.origin}, {report.rows} rows", style="bold", markup=False)
+            for table in eval_tables(report):
+                console.print(table)
+        for message in missed:
+            console.print(f"[bold red]fail-under:[/bold red] {message}")
+    if missed:
+        raise typer.Exit(1)
+
+
+@app.command(
+    epilog="Examples:  bpcli predict runs/iris flowers.csv  |  "
+    "cat big.csv | bpcli predict runs/iris - | head  |  "
+    "bpcli predict runs/iris flowers.csv --proba --output predictions.csv"
+)
+def predict(
+    run: RunArg,
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Features: a .csv (header with the training columns), .npy or .npz file, or - for CSV on stdin.",
+            metavar="[INPUT|-]",
+        ),
+    ] = "-",
+    proba: Annotated[
+        bool, typer.Option("--proba", help="Add one probability column per class (proba_<label>).")
+    ] = False,
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--output", "-o", help="Write the CSV to FILE (atomically) instead of stdout."
+        ),
+    ] = None,
+) -> None:
+    """Predict with a trained run; writes CSV with a prediction column (labels as in training).
+
+    When the reader of stdout stops early (bpcli predict ... | head), predict stops quietly with exit 0.
+    """
+    import io
+    import os
+
+    with user_errors():
+        from bpcli.display import stderr_console
+        from bpcli.errors import DataError
+        from bpcli.predict import atomic_output, feature_chunks, write_predictions
+        from bpcli.runs import LoadedRun
+
+        loaded = LoadedRun(run)
+        prep = loaded.preprocess
+        if proba and prep.task == "regression":
+            raise DataError("--proba applies to classifiers; this run is a regression model")
+        if source == "-" and sys.stdin.isatty():
+            raise DataError(
+                "no INPUT given and stdin is a terminal", "pass a file, or pipe CSV into -"
+            )
+        stdin = sys.stdin
+        if source == "-" and hasattr(sys.stdin, "buffer"):
+            stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="")
+        chunks = feature_chunks(source, stdin, prep, loaded.config.data.target)
+        if output is None:
+            try:
+                write_predictions(loaded.network, prep, chunks, sys.stdout, proba)
+            except BrokenPipeError:
+                # The reader left (| head): silence the final flush of stdout and stop as a success.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                raise typer.Exit(0) from None
+            return
+        with atomic_output(output) as stream:
+            count = write_predictions(loaded.network, prep, chunks, stream, proba)
+        stderr_console().print(f"wrote {count} predictions to {output}", markup=False)
+
+
+@app.command(
+    epilog="Examples:  bpcli gradcheck configs/moons.yaml  |  bpcli gradcheck runs/iris --json  |  "
+    "bpcli gradcheck configs/digits.yaml --samples 4 --max-params 200"
+)
+def gradcheck(
+    target: Annotated[
+        Path,
+        typer.Argument(help="YAML config (fresh init) or run folder.", metavar="CONFIG|RUN_DIR"),
+    ],
+    samples: Annotated[
+        int, typer.Option("--samples", min=1, help="Training rows in the batch.")
+    ] = 8,
+    eps: Annotated[
+        float, typer.Option("--eps", callback=_positive, help="Finite-difference step.")
+    ] = 1e-6,
+    tol: Annotated[
+        float,
+        typer.Option("--tol", callback=_positive, help="Largest relative error that passes."),
+    ] = 1e-6,
+    max_params: Annotated[
+        int,
+        typer.Option("--max-params", min=0, help="At most K entries per tensor, sampled; 0 = all."),
+    ] = 5000,
+    overrides: SetOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare backprop's gradients with central differences (float64); exit 1 if any tensor fails."""
+    with user_errors():
+        from bpcli.display import stderr_console
+        from bpcli.gradcheck import check_gradients
+        from bpcli.rundata import gradcheck_problem
+        from bpcli.tables import gradcheck_table, gradcheck_verdict
+
+        problem = gradcheck_problem(target, samples, overrides or [])
+        checks = check_gradients(
+            problem.network,
+            problem.X,
+            problem.Y,
+            problem.loss,
+            problem.weight_decay,
+            eps,
+            tol,
+            max_params or None,
+        )
+        console = stderr_console()
+        passed = all(check.passed for check in checks)
+        if as_json:
+            document = {
+                "target": str(target),
+                "samples": int(problem.X.shape[0]),
+                "loss": problem.loss.name,
+                "weight_decay": problem.weight_decay,
+                "eps": eps,
+                "tol": tol,
+                "passed": passed,
+                "tensors": [check.as_dict() for check in checks],
+            }
+            typer.echo(json.dumps(document))
+        else:
+            title = f"gradient check: {problem.origin}, {problem.X.shape[0]} rows, loss {problem.loss.name}"
+            if problem.weight_decay:
+                title += f" + weight decay {problem.weight_decay:g}"
+            console.print(gradcheck_table(checks, title))
+        console.print(gradcheck_verdict(checks, tol))
+    if not passed:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Entry point of the `bpcli` script and `python -m bpcli`."""
     app(prog_name="bpcli")

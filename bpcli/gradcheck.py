@@ -5,8 +5,11 @@ For an entry θ_i of a parameter tensor, the numerical gradient is
 where J = L + λ/2 Σ_l ||W_l||² is the full objective (weight decay only when it is coupled).
 The analytic gradient a_i comes from `MLP.backward`. An entry's relative error is
     |a_i − n_i| / max(|a_i|, |n_i|, floor),
-the floor (1e-3) keeping entries whose gradient is ~0 from dividing the ~1e-10 rounding noise of
-the finite difference by ~0: below it the error is in effect absolute (|a − n| < tol · 1e-3).
+the floor keeping entries whose gradient is ~0 from dividing the rounding noise of the finite
+difference by ~0: below it the error is in effect absolute (|a − n| < tol · floor). That noise is
+about u·|J|/ε (u the float64 unit roundoff), so it grows with the objective: the floor is
+1e-3 · max(1, |J|), and a large unscaled loss (a regression target around 150) is held to the
+same standard as a loss around 1.
 Entries whose ±ε step moves a pre-activation (or a residual, for mae) across a kink of a
 non-differentiable function are reported as skipped: there the finite difference is meaningless.
 """
@@ -117,6 +120,7 @@ def check_gradients(
     Y64 = Y if loss.task == "classification" else np.asarray(Y, np.float64)
     objective = Objective(net64, X64, Y64, loss, weight_decay)
     analytic = objective.gradient()
+    floor = RELATIVE_FLOOR * max(1.0, abs(objective()))
     rng = np.random.default_rng(seed)
     return [
         _check_tensor(
@@ -126,12 +130,15 @@ def check_gradients(
             eps,
             tol,
             entries_to_check(p.value.shape, max_params, rng),
+            floor,
         )
         for p in net64.parameters()
     ]
 
 
-def _check_tensor(objective: Objective, p, analytic: np.ndarray, eps, tol, entries) -> TensorCheck:
+def _check_tensor(
+    objective: Objective, p, analytic: np.ndarray, eps, tol, entries, floor=RELATIVE_FLOOR
+) -> TensorCheck:
     result = TensorCheck(p.name, p.value.shape)
     for index in entries:
         original = p.value[index]
@@ -145,7 +152,7 @@ def _check_tensor(objective: Objective, p, analytic: np.ndarray, eps, tol, entri
             continue
         numeric = (j_plus - j_minus) / (2 * eps)
         abs_error = abs(analytic[index] - numeric)
-        rel_error = abs_error / max(abs(analytic[index]), abs(numeric), RELATIVE_FLOOR)
+        rel_error = abs_error / max(abs(analytic[index]), abs(numeric), floor)
         result.checked += 1
         result.max_abs_error = max(result.max_abs_error, abs_error)
         if rel_error >= result.max_rel_error:

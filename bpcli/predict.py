@@ -1,0 +1,216 @@
+"""Prediction with a saved run: features read in chunks (CSV file or stream, NPY, NPZ), CSV written out.
+
+Memory stays bounded by the chunk size: a CSV is parsed `CHUNK_ROWS` rows at a time, an .npy is
+memory-mapped, and every chunk's predictions are written (and flushed) before the next is read.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from bpcli.data import Preprocess
+from bpcli.errors import DataError
+from bpcli.rundata import feature_columns
+
+CHUNK_ROWS = 4096
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def csv_chunks(stream: TextIO, prep: Preprocess, origin: str, chunk_rows=CHUNK_ROWS) -> Iterator:
+    """Float64 feature chunks (rows, d) from a CSV stream with a header; columns matched by name.
+
+    The header is read and checked at once (so a wrong file fails before any output); rows lazily.
+    """
+    reader = csv.reader(stream)
+    with _csv_problems(origin, reader):
+        header = next(reader, None)
+    if not header:
+        raise DataError(
+            f"{origin}: empty input, no header row",
+            f"expected a CSV header with the columns {', '.join(prep.feature_names)}",
+        )
+    header = [name.strip() for name in header]
+    return _csv_rows(
+        reader, header, feature_columns(header, prep, origin), prep, origin, chunk_rows
+    )
+
+
+def _csv_rows(reader, header, columns, prep, origin, chunk_rows) -> Iterator:
+    rows, lines = [], []
+    with _csv_problems(origin, reader):
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise DataError(
+                    f"{origin}, line {reader.line_num}: {len(row)} fields, the header has {len(header)}"
+                )
+            rows.append([row[c] for c in columns])
+            lines.append(reader.line_num)
+            if len(rows) == chunk_rows:
+                yield _parse_cells(rows, lines, prep.feature_names, origin)
+                rows, lines = [], []
+    if rows:
+        yield _parse_cells(rows, lines, prep.feature_names, origin)
+
+
+@contextmanager
+def _csv_problems(origin: str, reader):
+    try:
+        yield
+    except UnicodeDecodeError as error:
+        raise DataError(f"{origin}: not UTF-8 text ({error.reason})") from None
+    except csv.Error as error:
+        raise DataError(f"{origin}, line {reader.line_num}: malformed CSV ({error})") from None
+
+
+def _parse_cells(rows: list[list[str]], lines: list[int], names: list[str], origin: str):
+    try:
+        X = np.array(rows, dtype=np.float64)
+        if np.all(np.isfinite(X)):
+            return X
+    except ValueError:
+        pass
+    for row, line in zip(rows, lines, strict=True):
+        for cell, name in zip(row, names, strict=True):
+            try:
+                ok = np.isfinite(float(cell))
+            except ValueError:
+                ok = False
+            if not ok:
+                raise DataError(
+                    f"{origin}, line {line}: feature '{name}' is {cell!r}, not a finite number",
+                    "every feature must be a number (no empty, NaN or inf cells)",
+                )
+    raise AssertionError("unreachable: a cell failed to parse but none was found")
+
+
+def numpy_chunks(path: Path, prep: Preprocess, target, chunk_rows=CHUNK_ROWS) -> Iterator:
+    """Chunks of an .npy (memory-mapped; a trailing target column is dropped) or of an .npz's X."""
+    width = len(prep.feature_names)
+    try:
+        if path.suffix.lower() == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                if "X" not in archive.files:
+                    raise DataError(f"{path}: no array 'X'", f"it holds {archive.files}")
+                X = archive["X"]
+        else:
+            X = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise DataError(f"{path}: cannot read as {path.suffix} ({error})") from None
+    if X.ndim != 2 or not np.issubdtype(X.dtype, np.number):
+        raise DataError(f"{path}: features must be a 2-D numeric array, got {X.dtype} {X.shape}")
+    keep = None
+    if X.shape[1] == width + 1 and path.suffix.lower() == ".npy":
+        drop = X.shape[1] - 1 if not isinstance(target, int) else target % X.shape[1]
+        keep = [c for c in range(X.shape[1]) if c != drop]
+    elif X.shape[1] != width:
+        raise DataError(
+            f"{path}: {X.shape[1]} columns, the model expects {width} features",
+            f"expected features: {', '.join(prep.feature_names)}"
+            + (" (an .npy may add the target column)" if path.suffix.lower() == ".npy" else ""),
+        )
+    return _array_rows(X, keep, path, chunk_rows)
+
+
+def _array_rows(X: np.ndarray, keep, path: Path, chunk_rows: int) -> Iterator:
+    for start in range(0, X.shape[0], chunk_rows):
+        chunk = np.asarray(X[start : start + chunk_rows], dtype=np.float64)
+        chunk = chunk[:, keep] if keep is not None else chunk
+        if not np.all(np.isfinite(chunk)):
+            row = start + int(np.argmax(~np.all(np.isfinite(chunk), axis=1)))
+            raise DataError(f"{path}: row {row} holds NaN or inf")
+        yield chunk
+
+
+def feature_chunks(source: str, stdin: TextIO, prep: Preprocess, target) -> Iterator:
+    """Chunks from '-' (CSV on stdin) or a .csv/.npy/.npz path."""
+    if source == "-":
+        return csv_chunks(stdin, prep, "stdin")
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".npy", ".npz"):
+        raise DataError(
+            f"input '{source}' is not a .csv, .npy or .npz file", "or - for CSV on stdin"
+        )
+    if not path.is_file():
+        raise DataError(f"input file not found: {path}")
+    if suffix != ".csv":
+        return numpy_chunks(path, prep, target)
+    # The file closes when the chunks are exhausted or garbage-collected.
+    return csv_chunks(open(path, newline="", encoding="utf-8"), prep, str(path))  # noqa: SIM115
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def output_header(prep: Preprocess, proba: bool) -> list[str]:
+    """`prediction` (or prediction_<i> per output), then proba_<label> per class with --proba."""
+    if prep.task == "regression":
+        return (
+            ["prediction"]
+            if prep.outputs == 1
+            else [f"prediction_{i}" for i in range(prep.outputs)]
+        )
+    return ["prediction"] + ([f"proba_{label}" for label in prep.classes] if proba else [])
+
+
+def output_columns(prep: Preprocess, Yhat: np.ndarray, proba: bool) -> list[np.ndarray]:
+    """The output cells of a chunk, one array of strings per column (shortest round-trip floats)."""
+    if prep.task == "regression":
+        return list(Yhat.astype(str).T)
+    columns = [np.asarray([str(label) for label in prep.decode(Yhat)])]
+    if proba:
+        probabilities = Yhat if prep.task == "classification" else np.c_[1 - Yhat, Yhat]
+        columns.extend(probabilities.astype(str).T)
+    return columns
+
+
+def write_predictions(network, prep: Preprocess, chunks: Iterator, out: TextIO, proba: bool) -> int:
+    """Predict every chunk and write CSV rows to `out`, flushing per chunk; returns the row count.
+
+    The header goes out with the first chunk, so input that fails in its first chunk writes nothing.
+    """
+    writer = csv.writer(out, lineterminator="\n")
+    count = 0
+    for X in chunks:
+        Yhat = network.forward(prep.transform(X, network.dtype))
+        if count == 0:
+            writer.writerow(output_header(prep, proba))
+        writer.writerows(zip(*output_columns(prep, Yhat, proba), strict=True))
+        out.flush()
+        count += X.shape[0]
+    if count == 0:
+        writer.writerow(output_header(prep, proba))
+    return count
+
+
+@contextmanager
+def atomic_output(path: Path):
+    """A text stream whose file appears at `path` only when the block succeeds (temp file + rename)."""
+    path = Path(path)
+    try:
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp"
+        )
+    except OSError as error:
+        raise DataError(f"--output {path}: cannot write there ({error.strerror})") from None
+    try:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
