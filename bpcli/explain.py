@@ -332,7 +332,7 @@ def _update(network: MLP, config: Config, train_rows: int | None) -> Section:
             f"for every parameter $\\theta$ in {names}, with $g = d\\theta$ from the backward pass:",
         )
     )
-    if opt.weight_decay and cls._decay is Optimizer._decay:
+    if opt.weight_decay and not cls.decoupled_decay:
         decay = _number_latex(opt.weight_decay)
         section.lines.append(
             Line(

@@ -23,6 +23,8 @@ class Optimizer:
     """The same rule in LaTeX, for `bpcli explain --markdown`."""
     slots: tuple[str, ...] = ()
     """Per-parameter state arrays (moments), saved in checkpoints."""
+    decoupled_decay = False
+    """True when weight decay shrinks θ directly instead of adding λW to the gradient (adamw)."""
 
     def __init__(self, weight_decay=0.0, momentum=0.9, beta1=0.9, beta2=0.999, rho=0.9, eps=1e-8):
         self.weight_decay = weight_decay
@@ -138,6 +140,7 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     name = "adamw"
+    decoupled_decay = True
     rule = "θ ← θ − α λ θ  (decoupled decay), then the Adam step"
     rule_latex = r"\theta \leftarrow \theta - \alpha \lambda \theta \text{ (decoupled decay), then the Adam step}"
 

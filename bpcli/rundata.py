@@ -23,7 +23,7 @@ from bpcli.data import (
 from bpcli.errors import DataError, RunError
 from bpcli.losses import LOSSES, Loss
 from bpcli.network import MLP
-from bpcli.optimizers import OPTIMIZERS, Optimizer
+from bpcli.optimizers import OPTIMIZERS
 
 SPLITS = ("test", "validation", "train")
 
@@ -182,7 +182,7 @@ class GradcheckProblem:
 def coupled_weight_decay(config) -> float:
     """λ when the optimizer adds λW to the gradient; 0 for decoupled decay (adamw), outside the gradient."""
     optimizer = OPTIMIZERS[config.optimizer.name]
-    return config.optimizer.weight_decay if optimizer._decay is Optimizer._decay else 0.0
+    return 0.0 if optimizer.decoupled_decay else config.optimizer.weight_decay
 
 
 def gradcheck_problem(path: Path, samples: int, overrides: list[str] = ()) -> GradcheckProblem:

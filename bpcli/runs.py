@@ -183,6 +183,11 @@ class LoadedRun:
         if not self.path.is_dir():
             raise RunError(f"run folder not found: {self.path}")
         config_path = self.path / "config.yaml"
+        if not config_path.is_file():
+            raise RunError(
+                f"{self.path} is not a run folder (it has no config.yaml)",
+                "pass a folder written by bpcli train",
+            )
         self.config = validate(*read_config(config_path))
         self.preprocess = Preprocess(**read_json(self.path / "preprocess.json"))
         self.summary = read_json(self.path / "summary.json")

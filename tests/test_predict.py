@@ -195,7 +195,7 @@ def test_other_usage_errors(iris_run, tmp_path):
         assert message in flat(result.stderr)
     result = predict(str(tmp_path), "-", input="a\n1\n")
     assert result.exit_code == 2
-    assert "config file not found" in flat(result.stderr)
+    assert "is not a run folder" in flat(result.stderr)
 
 
 def test_regression_and_binary_and_integer_labels(tmp_path):
