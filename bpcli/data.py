@@ -166,6 +166,8 @@ def read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
                 rows.append(row)
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except csv.Error as error:  # a field over csv.field_size_limit(), a NUL byte, a bad quote
+        raise DataError(f"{path}, line {reader.line_num}: unreadable CSV ({error})") from None
     if not rows:
         raise DataError(f"{path}: header only, no data rows")
     return [name.strip() for name in header], rows
