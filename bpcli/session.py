@@ -27,8 +27,12 @@ def start_fresh(config_path: Path, overrides: list[str], out, force: bool):
     """Config, data and network first (errors leave no folder behind), then the run folder."""
     config = load_config(config_path, overrides)
     experiment = setup(config)
-    created = out is None or not Path(out).exists()
+    target = Path(out) if out is not None else Path(config.output.dir)
+    # the folders this session creates (the run folder and its missing parents), undone on failure
+    created = [p for p in (target, *target.parents) if not p.exists()]
     folder = RunFolder(new_run_dir(config.output.dir, config.name, out, force), experiment)
+    if out is None:
+        created.insert(0, folder.path)
     folder.begin()
     return experiment, folder, None, created
 
@@ -51,7 +55,7 @@ def start_resumed(run_dir: Path, overrides: list[str], console):
 def train_session(config_path, overrides, out, force, resume, quiet) -> tuple[Path, dict]:
     """Train (or continue) and save the run; returns the run folder and its summary."""
     console = stderr_console()
-    created = False
+    created: list[Path] = []
     if resume is not None:
         experiment, folder, state = start_resumed(Path(resume), overrides, console)
         epochs = experiment.config.training.epochs
@@ -88,8 +92,8 @@ def train_session(config_path, overrides, out, force, resume, quiet) -> tuple[Pa
                 folder.path, experiment, history, metrics, time.perf_counter() - started
             )
     except BpcliError as error:
-        if created and not isinstance(error, TrainingStopped):
-            _remove_new_folder(folder.path)
+        if resume is None and not isinstance(error, TrainingStopped):
+            _remove_new_folders(folder.path, created)
         raise
     return folder.path, summary
 
@@ -112,11 +116,12 @@ def _keep_last_good(folder: RunFolder, stopped: TrainingStopped) -> None:
         )
 
 
-def _remove_new_folder(path: Path) -> None:
-    """Undo a run folder this session created, when training failed before its first epoch."""
+def _remove_new_folders(path: Path, created: list[Path]) -> None:
+    """Undo the folders this session created, when training failed before its first epoch."""
     for name in (*RUN_FILES, CHECKPOINT):
         (path / name).unlink(missing_ok=True)
-    try:
-        path.rmdir()
-    except OSError:
-        pass
+    for folder in created:  # innermost first; rmdir only removes empty folders
+        try:
+            folder.rmdir()
+        except OSError:
+            break
