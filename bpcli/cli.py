@@ -1,6 +1,7 @@
 """The `bpcli` command line: parse, call the library, print. The one place errors become exit codes.
 
-Exit codes: 0 ok, 1 a check failed or training diverged, 2 usage/config/data error, 130 interrupted.
+Exit codes: 0 ok, 1 a check failed or training diverged, 2 usage/config/data error, 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM).
 Results go to stdout; progress, tables and messages to stderr. Heavy imports (numpy, pydantic, the
 engine) happen inside the commands, so `bpcli --help` and `bpcli --version` start fast.
 """
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
@@ -85,10 +85,14 @@ def main_options(
 @app.command(
     epilog="Examples:  bpcli train configs/digits.yaml  |  "
     "run=$(bpcli train configs/iris.yaml --quiet --set training.epochs=50)  |  "
-    "bpcli train configs/moons.yaml --out runs/moons --force --json"
+    "bpcli train configs/moons.yaml --out runs/moons --force --json  |  "
+    "bpcli train --resume runs/moons"
 )
 def train(
-    config: ConfigArg,
+    config: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Argument(help="YAML config file (omitted with --resume).", show_default=False),
+    ] = None,
     overrides: SetOption = None,
     out: Annotated[
         Optional[Path],  # noqa: UP045
@@ -97,28 +101,55 @@ def train(
     force: Annotated[
         bool, typer.Option("--force", help="Allow --out to be a non-empty folder.")
     ] = False,
+    resume: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--resume",
+            help="Continue the run in RUN_DIR from its checkpoint.npz (after Ctrl-C, SIGTERM, "
+            "divergence, or to train longer with --set training.epochs=N).",
+            metavar="RUN_DIR",
+            show_default=False,
+        ),
+    ] = None,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Train a network from CONFIG and save the run folder; prints its path (or JSON summary)."""
-    with user_errors():
-        from bpcli.config import load_config
-        from bpcli.display import TrainingDisplay, metrics_table, stderr_console
-        from bpcli.runs import new_run_dir, save_run
-        from bpcli.train import final_metrics, fit, setup
+    """Train a network from CONFIG and save the run folder; prints its path (or JSON summary).
 
-        resolved = load_config(config, overrides or [])
-        experiment = setup(resolved)
-        run_dir = new_run_dir(resolved.output.dir, resolved.name, out, force)
+    Ctrl-C or SIGTERM stops at the next batch, saves checkpoint.npz and exits 130 or 143.
+    """
+    with user_errors():
+        from rich.markup import escape
+
+        from bpcli.display import metrics_table, stderr_console
+        from bpcli.errors import ConfigError
+        from bpcli.safety import TrainingInterrupted
+        from bpcli.session import train_session
+        from bpcli.signals import SecondSignal
+
+        if resume is not None and (config is not None or out is not None or force):
+            raise ConfigError(
+                "--resume RUN_DIR continues that run with its own config.yaml",
+                "give no CONFIG, --out or --force with --resume (change settings with --set)",
+            )
+        if resume is None and config is None:
+            raise ConfigError(
+                "missing CONFIG", "bpcli train CONFIG, or bpcli train --resume RUN_DIR"
+            )
         console = stderr_console()
-        started = time.perf_counter()
-        with TrainingDisplay(console, resolved.training.epochs, resolved.name, quiet) as display:
-            history = fit(experiment, display.on_epoch)
-        summary = save_run(
-            run_dir, experiment, history, final_metrics(experiment), time.perf_counter() - started
-        )
+        try:
+            run_dir, summary = train_session(config, overrides or [], out, force, resume, quiet)
+        except TrainingInterrupted as stop:
+            console.print(f"[yellow]{escape(stop.message)}[/yellow]\n{escape(stop.hint or '')}")
+            raise typer.Exit(stop.exit_code) from None
+        except SecondSignal as second:
+            console.print(
+                "stopped at once by a second signal; files already written are intact",
+                style="yellow",
+            )
+            raise typer.Exit(second.exit_code) from None
         if not quiet:
-            console.print(metrics_table(summary["metrics"], f"{resolved.name}: final metrics"))
+            console.print(metrics_table(summary["metrics"], f"{summary['name']}: final metrics"))
         typer.echo(json.dumps(summary) if as_json else str(run_dir))
 
 

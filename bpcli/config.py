@@ -37,7 +37,8 @@ def check_name(value: str, allowed, what: str) -> str:
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: `lr: .inf` would pass `gt=0` and only fail as a diverged run
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class EarlyStopping(Section):
@@ -125,6 +126,18 @@ class TrainingConfig(Section):
     shuffle: bool = True
     dtype: Literal["float32", "float64"] = "float32"
     early_stopping: EarlyStopping | None = None
+    checkpoint_every: int | None = Field(
+        None,
+        ge=1,
+        description="write checkpoint.npz every N epochs (it is always written at the end); "
+        "a run stopped by Ctrl-C, SIGTERM or divergence resumes from it with --resume",
+    )
+    clip_grad_norm: float | None = Field(
+        None,
+        gt=0,
+        description="clip the global L2 norm of the gradient (all layers together) to this value "
+        "before each optimizer step; off when unset",
+    )
 
 
 class OutputConfig(Section):
@@ -207,6 +220,10 @@ def read_yaml(path: Path) -> tuple[dict, dict]:
         raise ConfigError(f"{path}: not UTF-8 text ({error.reason})") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: invalid YAML: {_yaml_problem(error)}") from None
+    except RecursionError:
+        raise ConfigError(
+            f"{path}: YAML nested too deeply", "write the config out plainly"
+        ) from None
     if not isinstance(document, dict):
         kind = type(document).__name__ if document is not None else "empty"
         raise ConfigError(f"{path}: the config must be a mapping of keys, got {kind} document")
@@ -226,9 +243,14 @@ def apply_override(document: dict, assignment: str) -> tuple[str, ...]:
     if not sep or not all(keys):
         raise ConfigError(f"--set '{assignment}': expected key.path=value, e.g. optimizer.lr=0.01")
     try:
+        node = yaml.compose(raw_value, Loader=yaml.SafeLoader)
+        if node is not None:
+            _walk(node, (), {}, [MAX_YAML_NODES])
         value = yaml.safe_load(raw_value)
     except yaml.YAMLError as error:
         raise ConfigError(f"--set {key_path}: invalid YAML value: {_yaml_problem(error)}") from None
+    except RecursionError:
+        raise ConfigError(f"--set {key_path}: value nested too deeply") from None
     target = document
     for depth, key in enumerate(keys[:-1]):
         if target.get(key) is None:

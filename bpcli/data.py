@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import inspect
 import math
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,6 +168,8 @@ def read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
                 rows.append(row)
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except csv.Error as error:  # a field over csv.field_size_limit(), a NUL byte, a bad quote
+        raise DataError(f"{path}, line {reader.line_num}: unreadable CSV ({error})") from None
     if not rows:
         raise DataError(f"{path}: header only, no data rows")
     return [name.strip() for name in header], rows
@@ -216,22 +220,9 @@ def load_csv(path: Path, target: str | int | None) -> Table:
 
 def load_numpy(path: Path, target) -> Table:
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
+        X, y = _read_numpy(path, target)
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
         raise DataError(f"{path}: cannot read as {path.suffix} ({error})") from None
-    if path.suffix.lower() == ".npz":
-        with loaded:
-            missing = {"X", "y"} - set(loaded.files)
-            if missing:
-                raise DataError(
-                    f"{path}: missing array(s) {sorted(missing)}", "an .npz needs X and y"
-                )
-            X, y = loaded["X"], loaded["y"]
-    else:
-        if loaded.ndim != 2 or loaded.shape[1] < 2:
-            raise DataError(f"{path}: an .npy must be a 2-D array, features then the target column")
-        column = loaded.shape[1] - 1 if target is None else int(target)
-        X, y = np.delete(loaded, column, axis=1), loaded[:, column]
     if X.ndim != 2 or X.shape[0] != len(y):
         raise DataError(
             f"{path}: X must be 2-D with one row per target, got {X.shape} and {y.shape}"
@@ -239,6 +230,25 @@ def load_numpy(path: Path, target) -> Table:
     if not np.issubdtype(X.dtype, np.number) or not np.all(np.isfinite(X)):
         raise DataError(f"{path}: X must hold finite numbers (no NaN or inf)")
     return Table(X, y, [f"x{i}" for i in range(X.shape[1])], "y", str(path))
+
+
+def _read_numpy(path: Path, target) -> tuple[np.ndarray, np.ndarray]:
+    """X and y from an .npz (arrays X, y) or an .npy (2-D, target column last or `target`)."""
+    loaded = np.load(path, allow_pickle=False)
+    if isinstance(loaded, np.lib.npyio.NpzFile):
+        with loaded:
+            missing = {"X", "y"} - set(loaded.files)
+            if missing:
+                raise DataError(
+                    f"{path}: missing array(s) {sorted(missing)}", "an .npz needs X and y"
+                )
+            return loaded["X"], loaded["y"]
+    if loaded.ndim != 2 or loaded.shape[1] < 2:
+        raise DataError(f"{path}: an .npy must be a 2-D array, features then the target column")
+    column = loaded.shape[1] - 1 if target is None else target
+    if not isinstance(column, int) or not -loaded.shape[1] <= column < loaded.shape[1]:
+        raise DataError(f"data.target: {target!r} is not a column index of {path}")
+    return np.delete(loaded, column, axis=1), loaded[:, column]
 
 
 def load_table(source: str, target, rng: np.random.Generator, options: dict) -> Table:

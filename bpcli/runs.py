@@ -95,6 +95,8 @@ def load_weights_into(network, path: str | Path) -> None:
             )
         if not np.issubdtype(arrays[p.name].dtype, np.floating):
             raise RunError(f"{path}: '{p.name}' is {arrays[p.name].dtype}, not floating point")
+        if not np.isfinite(arrays[p.name]).all():
+            raise RunError(f"{path}: '{p.name}' holds NaN or inf", "start from finite weights")
     network.load_state(arrays)
 
 

@@ -13,17 +13,12 @@ import numpy as np
 
 from bpcli.config import Config
 from bpcli.data import Prepared, Split, prepare
-from bpcli.errors import BpcliError, ConfigError
+from bpcli.errors import ConfigError
 from bpcli.losses import LOSSES, Loss
 from bpcli.metrics import LOWER_IS_BETTER, MetricAccumulator, evaluate
 from bpcli.network import MLP
 from bpcli.optimizers import OPTIMIZERS, SCHEDULES, Optimizer
-
-
-class TrainingDiverged(BpcliError):
-    """The loss became NaN or infinite; the run is not a success (exit code 1)."""
-
-    exit_code = 1
+from bpcli.safety import BatchGuard, TrainingDiverged, TrainingStopped  # noqa: F401 (re-export)
 
 
 @dataclass
@@ -53,15 +48,22 @@ class History:
 
 def build_network(config: Config, inputs: int, outputs: int, rng) -> MLP:
     model = config.model
-    return MLP.build(
-        [inputs, *model.hidden, outputs],
-        model.activation,
-        model.output_activation,
-        model.init,
-        rng,
-        np.dtype(config.training.dtype),
-        model.init_std,
-    )
+    widths = [inputs, *model.hidden, outputs]
+    try:
+        return MLP.build(
+            widths,
+            model.activation,
+            model.output_activation,
+            model.init,
+            rng,
+            np.dtype(config.training.dtype),
+            model.init_std,
+        )
+    except MemoryError:
+        raise ConfigError(
+            f"model.hidden: a network with widths {widths} does not fit in memory",
+            "use fewer or narrower hidden layers",
+        ) from None
 
 
 def setup(config: Config) -> Experiment:
@@ -116,15 +118,21 @@ class BatchLoader:
             )
 
 
-def train_epoch(experiment: Experiment, batches: BatchLoader, lr: float) -> dict:
-    """One pass over the training split; returns the running train metrics of the epoch."""
+def train_epoch(experiment: Experiment, batches: BatchLoader, lr: float, guard=None) -> dict:
+    """One pass over the training split; returns the running train metrics of the epoch.
+
+    `guard(batch_loss, params)`, if given, runs before each optimizer step (see safety.BatchGuard).
+    """
     network, loss, optimizer = experiment.network, experiment.loss, experiment.optimizer
     params = network.parameters()
     accumulator = MetricAccumulator(experiment.task)
     for X_batch, Y_batch in batches:
         Yhat = network.forward(X_batch)
-        accumulator.update(Y_batch, Yhat, network.loss(Y_batch, loss))
+        batch_loss = network.loss(Y_batch, loss)
+        accumulator.update(Y_batch, Yhat, batch_loss)
         network.backward(Y_batch, loss)
+        if guard is not None:
+            guard(batch_loss, params)
         optimizer.step(params, lr)
     return accumulator.result()
 
@@ -163,8 +171,23 @@ def metric_names(task: str, with_validation: bool) -> list[str]:
 
 
 @np.errstate(over="ignore", invalid="ignore")  # divergence is detected and reported below
-def fit(experiment: Experiment, on_epoch: Callable[[dict], None] | None = None) -> History:
-    """Train for the configured epochs (or until early stopping); returns the history."""
+def fit(
+    experiment: Experiment,
+    on_epoch: Callable[[dict], None] | None = None,
+    *,
+    resume=None,
+    on_checkpoint=None,
+    should_stop: Callable[[], int | None] | None = None,
+) -> History:
+    """Train for the configured epochs (or until early stopping); returns the history.
+
+    resume: a checkpoint.TrainingState to continue from (checked with checkpoint.check_state).
+    on_checkpoint(state): called every training.checkpoint_every epochs and after the last epoch.
+    should_stop(): polled at batch boundaries; a signal number stops training (TrainingInterrupted).
+    A stop (interrupt or divergence) carries the last good state, at the last epoch end, as `.state`.
+    """
+    from bpcli.checkpoint import capture, restore
+
     config, network = experiment.config, experiment.network
     training = config.training
     validation = experiment.data.splits["validation"]
@@ -180,15 +203,25 @@ def fit(experiment: Experiment, on_epoch: Callable[[dict], None] | None = None) 
             training.early_stopping, metric_names(experiment.task, len(validation) > 0)
         )
     history = History()
-    for epoch in range(training.epochs):
+    if resume is not None:
+        restore(experiment, stopper, history, resume)
+    hint = (
+        f"lower optimizer.lr (it is {config.optimizer.lr}), set training.clip_grad_norm, "
+        "or standardize the data"
+    )
+    guard = BatchGuard(network, training.clip_grad_norm, should_stop, hint)
+    start = len(history.epochs)
+    good = capture(experiment, stopper, history, start)
+    for epoch in range(start, start if history.stopped_early else training.epochs):
         started = time.perf_counter()
         lr = learning_rate(config, epoch)
-        record = {"epoch": epoch + 1, "lr": lr, **train_epoch(experiment, batches, lr)}
-        if not np.isfinite(record["loss"]):
-            raise TrainingDiverged(
-                f"training diverged at epoch {epoch + 1}: the loss is {record['loss']}",
-                "lower optimizer.lr, or standardize the data",
-            )
+        try:
+            guard.start_epoch(epoch + 1)
+            record = {"epoch": epoch + 1, "lr": lr, **train_epoch(experiment, batches, lr, guard)}
+            guard.check_epoch(record["loss"])
+        except TrainingStopped as stop:
+            stop.state = good
+            raise
         if len(validation):
             scores = evaluate(network, validation.X, validation.Y, experiment.loss, experiment.task)
             record.update({f"val_{k}": v for k, v in scores.items()})
@@ -196,8 +229,13 @@ def fit(experiment: Experiment, on_epoch: Callable[[dict], None] | None = None) 
         history.epochs.append(record)
         if on_epoch:
             on_epoch(record)
-        if stopper and stopper.update(epoch + 1, record, network):
-            history.stopped_early = True
+        history.stopped_early = bool(stopper and stopper.update(epoch + 1, record, network))
+        good = capture(experiment, stopper, history, epoch + 1)
+        every = training.checkpoint_every
+        last = history.stopped_early or epoch + 1 == training.epochs
+        if on_checkpoint and (last or (every and (epoch + 1) % every == 0)):
+            on_checkpoint(good)
+        if history.stopped_early:
             break
     if stopper:
         history.best_epoch = stopper.best_epoch

@@ -24,7 +24,7 @@ def train(config_path, out, *extra):
 
 def test_run_folder_holds_every_file(write_config, small_config, tmp_path):
     train(write_config(small_config()), tmp_path / "run")
-    assert sorted(os.listdir(tmp_path / "run")) == sorted(RUN_FILES)
+    assert sorted(os.listdir(tmp_path / "run")) == sorted([*RUN_FILES, "checkpoint.npz"])
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["epochs_run"] == 3
     assert set(summary["metrics"]) == {"train", "validation", "test"}
