@@ -27,6 +27,7 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     payload = data.encode("utf-8") if isinstance(data, str) else data
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; run files follow the umask
         with os.fdopen(handle, "wb") as stream:
             stream.write(payload)
             stream.flush()
@@ -35,6 +36,12 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def new_run_dir(output_dir: str | Path, name: str, out: str | Path | None, force: bool) -> Path:
@@ -194,15 +201,14 @@ class LoadedRun:
         self.preprocess = Preprocess(**read_json(self.path / "preprocess.json"))
         self.summary = read_json(self.path / "summary.json")
         model, dtype = self.config.model, np.dtype(self.config.training.dtype)
-        arrays = load_weights(self.path / "weights.npz")
-        expected = [f"{kind}{n}" for n in range(1, len(model.hidden) + 2) for kind in "Wb"]
-        if sorted(arrays) != sorted(expected):
-            raise RunError(
-                f"{self.path / 'weights.npz'}: holds {sorted(arrays)}, expected {expected}"
-            )
-        self.network = MLP.from_state(arrays, model.activation, model.output_activation, dtype)
         widths = [len(self.preprocess.feature_names), *model.hidden, self.preprocess.outputs]
-        if self.network.widths != widths:
-            raise RunError(
-                f"{self.path}: weights have widths {self.network.widths}, config says {widths}"
-            )
+        # Initial values are placeholders: every tensor is then checked and replaced from the file.
+        self.network = MLP.build(
+            widths,
+            model.activation,
+            model.output_activation,
+            "he_normal",
+            np.random.default_rng(0),
+            dtype,
+        )
+        load_weights_into(self.network, self.path / "weights.npz")

@@ -128,3 +128,21 @@ def test_out_refuses_a_non_empty_folder_without_force(tmp_path):
     with pytest.raises(RunError, match="--force"):
         new_run_dir(tmp_path, "x", tmp_path / "busy", False)
     assert new_run_dir(tmp_path, "x", tmp_path / "busy", True) == tmp_path / "busy"
+
+
+def test_run_files_follow_the_umask(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "f.txt", "x")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_run_with_non_finite_weights_is_refused(write_config, small_config, tmp_path):
+    train(write_config(small_config()), tmp_path / "run")
+    arrays = load_weights(tmp_path / "run/weights.npz")
+    arrays["W2"][0, 0] = np.nan
+    np.savez(tmp_path / "run/weights.npz", **arrays)
+    with pytest.raises(RunError, match="'W2' holds NaN"):
+        LoadedRun(tmp_path / "run")
