@@ -125,6 +125,10 @@ class TrainingConfig(Section):
     shuffle: bool = True
     dtype: Literal["float32", "float64"] = "float32"
     early_stopping: EarlyStopping | None = None
+    diagnostics: bool = Field(
+        True,
+        description="write diagnostics.csv; warn about vanishing/exploding gradients, dead ReLUs",
+    )
 
 
 class OutputConfig(Section):

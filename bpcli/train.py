@@ -116,8 +116,12 @@ class BatchLoader:
             )
 
 
-def train_epoch(experiment: Experiment, batches: BatchLoader, lr: float) -> dict:
-    """One pass over the training split; returns the running train metrics of the epoch."""
+def train_epoch(experiment: Experiment, batches: BatchLoader, lr: float, observer=None) -> dict:
+    """One pass over the training split; returns the running train metrics of the epoch.
+
+    An `observer` (e.g. bpcli.diagnostics.Diagnostics) sees each batch's fresh gradients through
+    `observer.after_backward(network)`, called between the backward pass and the optimizer step.
+    """
     network, loss, optimizer = experiment.network, experiment.loss, experiment.optimizer
     params = network.parameters()
     accumulator = MetricAccumulator(experiment.task)
@@ -125,6 +129,8 @@ def train_epoch(experiment: Experiment, batches: BatchLoader, lr: float) -> dict
         Yhat = network.forward(X_batch)
         accumulator.update(Y_batch, Yhat, network.loss(Y_batch, loss))
         network.backward(Y_batch, loss)
+        if observer is not None:
+            observer.after_backward(network)
         optimizer.step(params, lr)
     return accumulator.result()
 
@@ -162,8 +168,13 @@ def metric_names(task: str, with_validation: bool) -> list[str]:
     return names + [f"val_{n}" for n in names] if with_validation else names
 
 
-def fit(experiment: Experiment, on_epoch: Callable[[dict], None] | None = None) -> History:
-    """Train for the configured epochs (or until early stopping); returns the history."""
+def fit(
+    experiment: Experiment, on_epoch: Callable[[dict], None] | None = None, observer=None
+) -> History:
+    """Train for the configured epochs (or until early stopping); returns the history.
+
+    `observer`, if given, gets `after_backward(network)` per batch and `end_epoch(record)` per epoch.
+    """
     config, network = experiment.config, experiment.network
     training = config.training
     validation = experiment.data.splits["validation"]
@@ -182,7 +193,7 @@ def fit(experiment: Experiment, on_epoch: Callable[[dict], None] | None = None) 
     for epoch in range(training.epochs):
         started = time.perf_counter()
         lr = learning_rate(config, epoch)
-        record = {"epoch": epoch + 1, "lr": lr, **train_epoch(experiment, batches, lr)}
+        record = {"epoch": epoch + 1, "lr": lr, **train_epoch(experiment, batches, lr, observer)}
         if not np.isfinite(record["loss"]):
             raise TrainingDiverged(
                 f"training diverged at epoch {epoch + 1}: the loss is {record['loss']}",
@@ -193,6 +204,8 @@ def fit(experiment: Experiment, on_epoch: Callable[[dict], None] | None = None) 
             record.update({f"val_{k}": v for k, v in scores.items()})
         record["seconds"] = time.perf_counter() - started
         history.epochs.append(record)
+        if observer is not None:
+            observer.end_epoch(record)
         if on_epoch:
             on_epoch(record)
         if stopper and stopper.update(epoch + 1, record, network):
