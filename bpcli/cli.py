@@ -203,10 +203,11 @@ def plot(
 
 
 @app.command(
+    "inspect",
     epilog="Examples:  bpcli inspect runs/digits-20250101-120000  |  "
-    "bpcli inspect runs/moons --json | jq .training.best_epoch"
+    "bpcli inspect runs/moons --json | jq .training.best_epoch",
 )
-def inspect(
+def inspect_run(
     run_dir: Annotated[
         Path, typer.Argument(help="Run folder written by bpcli train.", show_default=False)
     ],

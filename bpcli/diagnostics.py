@@ -122,6 +122,7 @@ class Diagnostics:
         self.batches = 0
         self.grad_sq = [0.0] * len(self.network.layers)
         self.active = {i: np.zeros(self.network.layers[i].W.shape[1], bool) for i in self.relu}
+        self.pending = list(self.relu)
         self.saturated = dict.fromkeys(self.saturating, 0)
         self.seen = dict.fromkeys(self.saturating, 0)
         self.ratios: list[float] | None = None
@@ -132,8 +133,10 @@ class Diagnostics:
         layers, Z = network.layers, network.pre_activations
         for i, layer in enumerate(layers):
             self.grad_sq[i] += float(np.vdot(layer.dW, layer.dW))
-        for i in self.relu:
-            np.logical_or(self.active[i], (Z[i] > 0).any(axis=0), out=self.active[i])
+        for i in self.pending:
+            active = np.logical_or(self.active[i], (Z[i] > 0).any(axis=0), out=self.active[i])
+            if active.all():  # nothing left to learn about this layer until the next epoch
+                self.pending = [j for j in self.pending if j != i]
         for i in self.saturating:
             self.saturated[i] += int(np.count_nonzero(np.abs(Z[i]) > SATURATION_Z))
             self.seen[i] += Z[i].size
@@ -151,9 +154,9 @@ class Diagnostics:
             over="ignore", invalid="ignore"
         ):  # a diverging run is reported, not warned
             for snapshot, layer in zip(self.snapshots, self.network.layers, strict=True):
-                before = float(np.linalg.norm(snapshot))
+                before = math.sqrt(float(np.vdot(snapshot, snapshot)))
                 np.subtract(layer.W, snapshot, out=snapshot)
-                step = float(np.linalg.norm(snapshot))
+                step = math.sqrt(float(np.vdot(snapshot, snapshot)))
                 self.ratios.append(step / before if before > 0 else math.nan)
 
     def end_epoch(self, record: dict) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
+LOG_SPAN = 100
 
 
 def resample(values: list[float], width: int) -> list[float]:
@@ -36,10 +37,13 @@ def loss_chart(epochs: list[dict], key: str = "loss", width: int = 60, height: i
     values = [float(r[key]) for r in epochs if key in r and math.isfinite(float(r[key]))]
     if len(values) < 2:
         return ""
-    cells = columns(resample(values, width), height)
+    # Losses often fall by decades: then a log scale shows the shape of the whole run.
+    log = min(values) > 0 and max(values) / min(values) > LOG_SPAN
+    drawn = [math.log10(v) for v in values] if log else values
+    cells = columns(resample(drawn, width), height)
     top, bottom = f"{max(values):.4g}", f"{min(values):.4g}"
     margin = max(len(top), len(bottom))
-    lines = [f"{key} per epoch"]
+    lines = [f"{key} per epoch{' (log scale)' if log else ''}"]
     for row in range(height):
         label = top if row == 0 else bottom if row == height - 1 else ""
         lines.append(f"{label:>{margin}} │" + "".join(cell[row] for cell in cells))

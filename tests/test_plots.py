@@ -143,6 +143,15 @@ def test_loss_chart_draws_a_falling_curve():
     assert "epoch 1" in lines[-1] and lines[-1].rstrip().endswith("10")
 
 
+def test_loss_chart_switches_to_log_scale_over_two_decades():
+    falling = [{"epoch": e, "loss": 10.0**-e} for e in range(1, 5)]
+    chart = loss_chart(falling, width=4, height=3)
+    assert chart.splitlines()[0] == "loss per epoch (log scale)"
+    middle = [line.split("│", 1)[1] for line in chart.splitlines()[1:4]]
+    assert [column.count(" ") for column in zip(*middle, strict=True)] == [0, 1, 1, 2]  # even steps
+    assert "log scale" not in loss_chart([{"loss": 2.0}, {"loss": 1.0}])
+
+
 def test_loss_chart_needs_two_finite_points():
     assert loss_chart([{"epoch": 1, "loss": 0.5}]) == ""
     assert loss_chart([{"epoch": 1, "loss": float("nan")}, {"epoch": 2, "loss": 1.0}]) == ""
