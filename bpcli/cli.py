@@ -424,6 +424,77 @@ def gradcheck(
         raise typer.Exit(1)
 
 
+@app.command(
+    epilog="Examples:  bpcli plot runs/digits-20250101-120000  |  "
+    "bpcli plot runs/adam runs/sgd --metric accuracy -o compare.png  |  "
+    "bpcli plot runs/moons --boundary -o boundary.png"
+)
+def plot(
+    run_dirs: Annotated[
+        list[Path], typer.Argument(help="Run folder(s) written by bpcli train.", show_default=False)
+    ],
+    metric: Annotated[
+        str,
+        typer.Option("--metric", "-m", help="Metric to draw (loss, accuracy, mae, r2, lr, ...)."),
+    ] = "loss",
+    boundary: Annotated[
+        bool,
+        typer.Option("--boundary", help="Draw the decision regions of one 2-feature classifier."),
+    ] = False,
+    out: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--out",
+            "-o",
+            help="Picture file, .png, .svg or .pdf (default: curves.png or boundary.png inside the "
+            "run folder; ./curves.png for several runs).",
+        ),
+    ] = None,
+) -> None:
+    """Draw train and validation curves of runs, or a run's decision regions; prints the file path."""
+    with user_errors():
+        from bpcli.errors import BpcliError
+        from bpcli.plots import decision_boundary, learning_curves, require_matplotlib
+
+        require_matplotlib()
+        if boundary:
+            from bpcli.runs import LoadedRun
+
+            if len(run_dirs) != 1:
+                raise BpcliError("--boundary draws one run at a time", "give a single RUN_DIR")
+            path = decision_boundary(LoadedRun(run_dirs[0]), out or run_dirs[0] / "boundary.png")
+        else:
+            default = run_dirs[0] / "curves.png" if len(run_dirs) == 1 else Path("curves.png")
+            path = learning_curves(run_dirs, metric, out or default)
+        typer.echo(str(path))
+
+
+@app.command(
+    "inspect",
+    epilog="Examples:  bpcli inspect runs/digits-20250101-120000  |  "
+    "bpcli inspect runs/moons --json | jq .training.best_epoch",
+)
+def inspect_run(
+    run_dir: Annotated[
+        Path, typer.Argument(help="Run folder written by bpcli train.", show_default=False)
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Report on a saved run: config, parameters per layer, metrics, best epoch, diagnostics, files."""
+    with user_errors():
+        from rich.console import Console
+
+        from bpcli.inspection import build_report, render
+
+        report = build_report(run_dir)
+        if as_json:
+            typer.echo(json.dumps(report))
+            return
+        console = Console(highlight=False)
+        for part in render(report):
+            console.print(part)
+
+
 def main() -> None:
     """Entry point of the `bpcli` script and `python -m bpcli`."""
     app(prog_name="bpcli")

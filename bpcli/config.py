@@ -138,6 +138,10 @@ class TrainingConfig(Section):
         description="clip the global L2 norm of the gradient (all layers together) to this value "
         "before each optimizer step; off when unset",
     )
+    diagnostics: bool = Field(
+        True,
+        description="write diagnostics.csv; warn about vanishing/exploding gradients, dead ReLUs",
+    )
 
 
 class OutputConfig(Section):

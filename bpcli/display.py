@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 SHOWN = ("loss", "accuracy", "mae", "r2", "val_loss", "val_accuracy", "val_mae", "val_r2")
 
@@ -61,6 +62,14 @@ class TrainingDisplay:
                 markup=False,
                 soft_wrap=True,
             )
+
+    def warn(self, message: str, hint: str | None = None) -> None:
+        """A problem seen during training (e.g. dead ReLUs), printed above the bar; silent if quiet."""
+        if not self.quiet:
+            text = Text.assemble(("warning: ", "bold yellow"), message)
+            if hint:
+                text.append(f"\n  {hint}", style="dim")
+            self.console.print(text, soft_wrap=True)
 
     def __exit__(self, *exc_info) -> None:
         if self.progress is not None:

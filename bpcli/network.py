@@ -125,6 +125,11 @@ class MLP:
     def parameter_count(self) -> int:
         return sum(p.value.size for p in self.parameters())
 
+    @property
+    def pre_activations(self) -> list[Array]:
+        """Z_1 … Z_L of the last forward pass (views into reused buffers: read them, don't keep them)."""
+        return self._Z
+
     def _buffer(self, kind: str, layer: int, rows: int) -> Array:
         """A reusable (rows, width) work array for `layer`, grown when a bigger batch arrives."""
         buffer = self._buffers.get((kind, layer))

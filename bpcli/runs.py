@@ -19,7 +19,16 @@ import numpy as np
 
 from bpcli.errors import RunError
 
-RUN_FILES = ("config.yaml", "weights.npz", "preprocess.json", "metrics.csv", "summary.json")
+# The files `bpcli train` writes (diagnostics.csv only with training.diagnostics on); checkpoint.npz
+# is the checkpoint module's.
+RUN_FILES = (
+    "config.yaml",
+    "weights.npz",
+    "preprocess.json",
+    "metrics.csv",
+    "summary.json",
+    "diagnostics.csv",
+)
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:

@@ -20,6 +20,7 @@ from bpcli.errors import BpcliError
 from bpcli.runs import RUN_FILES, atomic_write, new_run_dir, read_json, save_run
 from bpcli.safety import TrainingInterrupted, TrainingStopped
 from bpcli.signals import StopSignals
+from bpcli.textchart import loss_chart, summary_line
 from bpcli.train import final_metrics, fit, setup
 
 
@@ -77,12 +78,14 @@ def train_session(config_path, overrides, out, force, resume, quiet) -> tuple[Pa
                 with TrainingDisplay(
                     console, config.training.epochs, config.name, quiet
                 ) as display:
+                    observer = diagnostics_for(experiment, display)
                     history = fit(
                         experiment,
                         display.on_epoch,
                         resume=state,
                         on_checkpoint=folder.save_progress,
                         should_stop=stop.requested,
+                        observer=observer,
                     )
             except TrainingStopped as stopped:
                 _keep_last_good(folder, stopped)
@@ -91,11 +94,26 @@ def train_session(config_path, overrides, out, force, resume, quiet) -> tuple[Pa
             summary = save_run(
                 folder.path, experiment, history, metrics, time.perf_counter() - started
             )
+            if observer is not None:
+                observer.save(folder.path)
     except BpcliError as error:
         if resume is None and not isinstance(error, TrainingStopped):
             _remove_new_folders(folder.path, created)
         raise
+    if not quiet:
+        console.print(
+            loss_chart(history.epochs), summary_line(history.epochs), sep="\n", markup=False
+        )
     return folder.path, summary
+
+
+def diagnostics_for(experiment, display):
+    """The gradient-flow observer when training.diagnostics is on (warnings go to the display)."""
+    if not experiment.config.training.diagnostics:
+        return None
+    from bpcli.diagnostics import Diagnostics
+
+    return Diagnostics(experiment.network, display.warn)
 
 
 def _keep_last_good(folder: RunFolder, stopped: TrainingStopped) -> None:

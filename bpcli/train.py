@@ -118,10 +118,14 @@ class BatchLoader:
             )
 
 
-def train_epoch(experiment: Experiment, batches: BatchLoader, lr: float, guard=None) -> dict:
+def train_epoch(
+    experiment: Experiment, batches: BatchLoader, lr: float, guard=None, observer=None
+) -> dict:
     """One pass over the training split; returns the running train metrics of the epoch.
 
     `guard(batch_loss, params)`, if given, runs before each optimizer step (see safety.BatchGuard).
+    An `observer` (e.g. bpcli.diagnostics.Diagnostics) sees each batch's fresh gradients through
+    `observer.after_backward(network)`, called between the backward pass and the optimizer step.
     """
     network, loss, optimizer = experiment.network, experiment.loss, experiment.optimizer
     params = network.parameters()
@@ -131,6 +135,8 @@ def train_epoch(experiment: Experiment, batches: BatchLoader, lr: float, guard=N
         batch_loss = network.loss(Y_batch, loss)
         accumulator.update(Y_batch, Yhat, batch_loss)
         network.backward(Y_batch, loss)
+        if observer is not None:
+            observer.after_backward(network)
         if guard is not None:
             guard(batch_loss, params)
         optimizer.step(params, lr)
@@ -178,6 +184,7 @@ def fit(
     resume=None,
     on_checkpoint=None,
     should_stop: Callable[[], int | None] | None = None,
+    observer=None,
 ) -> History:
     """Train for the configured epochs (or until early stopping); returns the history.
 
@@ -185,6 +192,7 @@ def fit(
     on_checkpoint(state): called every training.checkpoint_every epochs and after the last epoch.
     should_stop(): polled at batch boundaries; a signal number stops training (TrainingInterrupted).
     A stop (interrupt or divergence) carries the last good state, at the last epoch end, as `.state`.
+    observer: gets `after_backward(network)` per batch and `end_epoch(record)` per epoch.
     """
     from bpcli.checkpoint import capture, restore
 
@@ -217,7 +225,11 @@ def fit(
         lr = learning_rate(config, epoch)
         try:
             guard.start_epoch(epoch + 1)
-            record = {"epoch": epoch + 1, "lr": lr, **train_epoch(experiment, batches, lr, guard)}
+            record = {
+                "epoch": epoch + 1,
+                "lr": lr,
+                **train_epoch(experiment, batches, lr, guard, observer),
+            }
             guard.check_epoch(record["loss"])
         except TrainingStopped as stop:
             stop.state = good
@@ -227,6 +239,8 @@ def fit(
             record.update({f"val_{k}": v for k, v in scores.items()})
         record["seconds"] = time.perf_counter() - started
         history.epochs.append(record)
+        if observer is not None:
+            observer.end_epoch(record)
         if on_epoch:
             on_epoch(record)
         history.stopped_early = bool(stopper and stopper.update(epoch + 1, record, network))

@@ -1,0 +1,218 @@
+"""Pictures of saved runs: learning curves from metrics.csv, decision regions of 2-feature classifiers.
+
+matplotlib is an optional extra (`pip install "bpcli[plot]"`), imported only here and only when a
+picture is drawn. Figures are built with the object API (no pyplot, no global backend switch) and
+rendered by the Agg canvas, then written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+
+from bpcli.errors import BpcliError, RunError
+
+FORMATS = ("png", "svg", "pdf")
+NOT_METRICS = ("epoch",)
+CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
+"""Point colors per class; the regions use the same hues, lightened."""
+
+
+class MissingExtra(BpcliError):
+    """An optional dependency is not installed (exit code 2)."""
+
+
+def require_matplotlib() -> None:
+    """MissingExtra (one line: how to install it) when matplotlib cannot be imported."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise MissingExtra('bpcli plot needs matplotlib: pip install "bpcli[plot]"') from None
+
+
+def new_figure(width: float, height: float):
+    """A matplotlib Figure drawn by the Agg canvas (no pyplot, no global backend switch)."""
+    require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def save_figure(figure, path: Path) -> Path:
+    """Render to PNG/SVG/PDF (by the file suffix) and write the file atomically."""
+    from bpcli.runs import atomic_write
+
+    path = Path(path)
+    kind = path.suffix.lower().lstrip(".")
+    if kind not in FORMATS:
+        raise BpcliError(
+            f"-o {path}: cannot write a '{path.suffix}' picture",
+            f"use one of: .{', .'.join(FORMATS)}",
+        )
+    if not path.parent.is_dir():
+        raise BpcliError(f"-o {path}: folder {path.parent} does not exist")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=kind)
+    atomic_write(path, buffer.getvalue())
+    return path
+
+
+# ---------------------------------------------------------------------------- learning curves
+
+
+def read_metrics(run_dir: Path) -> dict[str, list[float]]:
+    """metrics.csv of a run as columns of floats (missing cells become NaN)."""
+    path = Path(run_dir) / "metrics.csv"
+    if not path.is_file():
+        raise RunError(f"{run_dir} is not a run folder: metrics.csv is missing")
+    try:
+        with open(path, newline="", encoding="utf-8") as stream:
+            records = list(csv.DictReader(stream))
+        columns = {key: [_number(r.get(key)) for r in records] for key in records[0]}
+    except (IndexError, ValueError, UnicodeDecodeError) as error:
+        raise RunError(f"{path}: not a readable metrics file ({error or 'empty'})") from None
+    if "epoch" not in columns:
+        raise RunError(f"{path}: has no 'epoch' column")
+    return columns
+
+
+def _number(cell: str | None) -> float:
+    return float(cell) if cell not in (None, "") else math.nan
+
+
+def learning_curves(run_dirs: list[Path], metric: str, out: Path) -> Path:
+    """Train (solid) and validation (dashed) `metric` per epoch, one colour per run, in one picture."""
+    runs = [(Path(d), read_metrics(d)) for d in run_dirs]
+    for run_dir, columns in runs:
+        if metric not in columns or metric in NOT_METRICS or metric.startswith("val_"):
+            available = [c for c in columns if c not in NOT_METRICS and not c.startswith("val_")]
+            raise RunError(
+                f"--metric {metric}: not recorded in {run_dir / 'metrics.csv'}",
+                f"available: {', '.join(available)} (validation curves are drawn with them)",
+            )
+    figure = new_figure(6.4, 4.0)
+    axes = figure.add_subplot()
+    for index, (run_dir, columns) in enumerate(runs):
+        color = f"C{index % 10}"
+        label = run_dir.resolve().name
+        axes.plot(columns["epoch"], columns[metric], color=color, label=f"{label} train")
+        validation = columns.get(f"val_{metric}")
+        if validation and not all(math.isnan(v) for v in validation):
+            axes.plot(
+                columns["epoch"],
+                validation,
+                color=color,
+                linestyle="--",
+                label=f"{label} validation",
+            )
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(metric)
+    if metric == "loss" and _spans_decades(runs, metric):
+        axes.set_yscale("log")
+    axes.set_title(f"{metric} per epoch")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    return save_figure(figure, out)
+
+
+def _spans_decades(runs, metric: str) -> bool:
+    """True when the curves span more than two decades and are positive: a log scale reads better."""
+    values = [v for _, c in runs for key in (metric, f"val_{metric}") for v in c.get(key, [])]
+    values = [v for v in values if math.isfinite(v)]
+    return bool(values) and min(values) > 0 and max(values) / min(values) > 100
+
+
+# ---------------------------------------------------------------------------- decision regions
+
+
+def boundary_data(loaded) -> dict:
+    """The run's data, re-derived from its config: raw features and class indices per split."""
+    from bpcli.train import setup
+
+    experiment = setup(loaded.config)
+    table = experiment.data.table
+    return {
+        name: (table.X[split.rows], _class_indices(split.Y, loaded.preprocess.task))
+        for name, split in experiment.data.splits.items()
+        if len(split)
+    }
+
+
+def _class_indices(Y: np.ndarray, task: str) -> np.ndarray:
+    return Y.astype(int) if task == "classification" else Y[:, 0].astype(int)
+
+
+def region_grid(loaded, low: np.ndarray, high: np.ndarray, resolution: int):
+    """Grid axes xs, ys and the predicted class index (resolution, resolution) over [low, high]."""
+    from bpcli.metrics import predicted_classes
+
+    xs = np.linspace(low[0], high[0], resolution)
+    ys = np.linspace(low[1], high[1], resolution)
+    gx, gy = np.meshgrid(xs, ys)
+    points = np.c_[gx.ravel(), gy.ravel()]
+    dtype = loaded.network.dtype
+    Yhat = loaded.network.predict(loaded.preprocess.transform(points, dtype))
+    classes = predicted_classes(Yhat, loaded.preprocess.task)
+    return xs, ys, classes.reshape(gx.shape)
+
+
+def decision_boundary(loaded, out: Path, resolution: int = 300) -> Path:
+    """The decision regions of a 2-feature classifier over its data points (train o, held-out X)."""
+    from matplotlib.colors import ListedColormap, to_rgb
+
+    prep = loaded.preprocess
+    if prep.task == "regression":
+        raise RunError(
+            f"{loaded.path}: --boundary draws decision regions, this run is a regression",
+            "plot its learning curves instead: bpcli plot RUN_DIR",
+        )
+    if len(prep.feature_names) != 2:
+        raise RunError(
+            f"{loaded.path}: --boundary needs 2 input features, this run has "
+            f"{len(prep.feature_names)}",
+            "decision regions can be drawn for xor, moons, circles, spirals, blobs "
+            "(n_features: 2) or any 2-feature CSV",
+        )
+    data = boundary_data(loaded)
+    every = np.concatenate([X for X, _ in data.values()])
+    low, high = every.min(axis=0), every.max(axis=0)
+    margin = 0.1 * np.maximum(high - low, 1e-9)
+    xs, ys, regions = region_grid(loaded, low - margin, high + margin, resolution)
+    count = len(prep.classes)
+    colors = [CLASS_COLORS[i % len(CLASS_COLORS)] for i in range(count)]
+    light = ListedColormap([tuple(0.65 + 0.35 * np.array(to_rgb(c))) for c in colors])
+    figure = new_figure(5.6, 5.0)
+    axes = figure.add_subplot()
+    axes.pcolormesh(xs, ys, regions, cmap=light, vmin=-0.5, vmax=count - 0.5, shading="auto")
+    axes.contour(xs, ys, regions, levels=np.arange(count) + 0.5, colors="k", linewidths=0.8)
+    _scatter(axes, data, prep.classes, colors)
+    axes.set_xlabel(prep.feature_names[0])
+    axes.set_ylabel(prep.feature_names[1])
+    axes.set_title(f"{loaded.path.resolve().name}: decision regions")
+    return save_figure(figure, out)
+
+
+def _scatter(axes, data: dict, classes: list, colors: list[str]) -> None:
+    for split, (X, labels) in data.items():
+        marker = "o" if split == "train" else "X"
+        for index, name in enumerate(classes):
+            chosen = labels == index
+            if chosen.any():
+                axes.scatter(
+                    X[chosen, 0],
+                    X[chosen, 1],
+                    s=22 if split == "train" else 40,
+                    c=colors[index],
+                    marker=marker,
+                    edgecolors="k",
+                    linewidths=0.5,
+                    label=f"{name}" if split == "train" else None,
+                )
+    axes.legend(title="class (X: held out)", fontsize="small", loc="best")
