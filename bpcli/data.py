@@ -227,9 +227,16 @@ def load_numpy(path: Path, target) -> Table:
         raise DataError(
             f"{path}: X must be 2-D with one row per target, got {X.shape} and {y.shape}"
         )
-    if not np.issubdtype(X.dtype, np.number) or not np.all(np.isfinite(X)):
+    if not np.issubdtype(X.dtype, np.number) or not all_finite(X):
         raise DataError(f"{path}: X must hold finite numbers (no NaN or inf)")
     return Table(X, y, [f"x{i}" for i in range(X.shape[1])], "y", str(path))
+
+
+def all_finite(X: np.ndarray, chunk_rows: int = 4096) -> bool:
+    """True if X holds no NaN or inf; checked in chunks of rows, so no mask as large as X."""
+    return all(
+        np.isfinite(X[start : start + chunk_rows]).all() for start in range(0, len(X), chunk_rows)
+    )
 
 
 def _read_numpy(path: Path, target) -> tuple[np.ndarray, np.ndarray]:
@@ -248,7 +255,8 @@ def _read_numpy(path: Path, target) -> tuple[np.ndarray, np.ndarray]:
     column = loaded.shape[1] - 1 if target is None else target
     if not isinstance(column, int) or not -loaded.shape[1] <= column < loaded.shape[1]:
         raise DataError(f"data.target: {target!r} is not a column index of {path}")
-    return np.delete(loaded, column, axis=1), loaded[:, column]
+    # copy y: a column view would keep the whole loaded array alive next to X
+    return np.delete(loaded, column, axis=1), loaded[:, column].copy()
 
 
 def load_table(source: str, target, rng: np.random.Generator, options: dict) -> Table:
@@ -291,7 +299,8 @@ class Preprocess:
         """Standardise features (if fitted) and cast to the network's dtype."""
         X = np.asarray(X, dtype=dtype)
         if self.mean is not None:
-            X = (X - np.asarray(self.mean, dtype)) / np.asarray(self.std, dtype)
+            X = X - np.asarray(self.mean, dtype)
+            X /= np.asarray(self.std, dtype)
         return np.ascontiguousarray(X, dtype=dtype)
 
     def encode(self, y: np.ndarray, dtype, origin: str = "data") -> np.ndarray:
@@ -389,6 +398,11 @@ def split_rows(n: int, validation: float, test: float, rng) -> dict[str, np.ndar
     }
 
 
+def _take_rows(array: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """array[index]; the array itself when the split is every row (split_rows sorts), not a copy."""
+    return array if len(index) == len(array) else array[index]
+
+
 def prepare(data_config, task: str, dtype, rng_data, rng_split) -> Prepared:
     """Load the configured data, split it, fit the preprocessing and build network-ready splits."""
     options = {
@@ -401,7 +415,9 @@ def prepare(data_config, task: str, dtype, rng_data, rng_split) -> Prepared:
     prep = fit_preprocess(table, task, rows["train"], data_config.standardize)
     splits = {
         name: Split(
-            prep.transform(table.X[index], dtype), prep.encode(table.y[index], dtype), index
+            prep.transform(_take_rows(table.X, index), dtype),
+            prep.encode(_take_rows(table.y, index), dtype),
+            index,
         )
         for name, index in rows.items()
     }

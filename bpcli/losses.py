@@ -3,7 +3,7 @@ r"""Losses: name -> Loss with one interface, a batch mean `value` and the output
 Shapes: Z and Ŷ = g(Z) are (n, k). Y is (n, k) floats, except for cross_entropy where it holds the
 n integer class indices (a one-hot matrix would only cost memory). Softmax + cross-entropy and
 sigmoid + binary cross-entropy are fused: their value is computed from the logits Z with log-sum-exp
-and their delta is (Ŷ − Y)/n, so extreme logits never give NaN or inf.
+(cross-entropy reads it off the softmax output while that has not underflowed) and their delta is (Ŷ − Y)/n, so extreme logits never give NaN or inf.
 """
 
 from __future__ import annotations
@@ -138,15 +138,29 @@ class CrossEntropy(Loss):
         r"\frac{\partial L}{\partial Z} = \frac{1}{n} (\hat Y - \operatorname{onehot}(Y))"
     )
 
+    def __init__(self):
+        self._rows = np.arange(0)
+
+    def row_index(self, n: int) -> Array:
+        """0, 1, …, n−1 for picking ŷ_{i, y_i}; kept and grown, not rebuilt for every batch."""
+        if len(self._rows) < n:
+            self._rows = np.arange(n)
+        return self._rows[:n]
+
     def value(self, Y, Z, Yhat):
-        rows = np.arange(Z.shape[0])
+        picked = Yhat[self.row_index(len(Y)), Y]
+        if picked.min() >= np.finfo(Yhat.dtype).tiny:
+            # −log ŷ_{i,y_i} equals logsumexp(z_i) − z_{i,y_i} to rounding while the softmax
+            # output has not underflowed; reading it off Ŷ skips a second pass of exp over Z.
+            return -float(np.log(picked, out=picked).mean())
+        rows = self.row_index(len(Y))
         z_max = Z.max(axis=1)
         log_sum_exp = z_max + np.log(np.exp(Z - z_max[:, None]).sum(axis=1))
         return float(np.mean(log_sum_exp - Z[rows, Y]))
 
     def output_delta(self, Y, Z, Yhat, activation, out):
         np.copyto(out, Yhat)
-        out[np.arange(Y.shape[0]), Y] -= 1.0
+        out[self.row_index(len(Y)), Y] -= 1.0
         out *= 1.0 / Y.shape[0]
         return out
 

@@ -3,6 +3,8 @@ r"""Optimizers (name -> class with one in-place `step`) and learning-rate schedu
 With weight decay λ, the coupled optimizers minimise L + λ/2 Σ_l ||W_l||² (gradient g + λW, on the
 weights only, not the biases); adamw decouples it: W ← W − α λ W before the Adam step.
 Conventions follow PyTorch (momentum buffers accumulate g, not α g).
+Every update is in place: a product that needs a temporary goes into one scratch array shared by all
+parameters, so a step allocates nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ class Optimizer:
         self.beta1, self.beta2, self.rho, self.eps = beta1, beta2, rho, eps
         self.steps = 0
         self.state: dict[str, np.ndarray] = {}
+        self._work: np.ndarray | None = None
+
+    def _scratch(self, p: Parameter) -> np.ndarray:
+        """A work array shaped like `p`, reused for every parameter (updates run one at a time)."""
+        size, dtype = p.value.size, p.value.dtype
+        if self._work is None or self._work.size < size or self._work.dtype != dtype:
+            self._work = np.empty(size, dtype)
+        return self._work[:size].reshape(p.value.shape)
 
     def _slot(self, slot: str, p: Parameter) -> np.ndarray:
         key = f"{slot}.{p.name}"
@@ -48,7 +58,7 @@ class Optimizer:
             self._update(p, p.grad, lr)
 
     def _decay(self, p: Parameter, lr: float) -> None:
-        p.grad += self.weight_decay * p.value
+        p.grad += np.multiply(p.value, self.weight_decay, out=self._scratch(p))
 
     def _update(self, p: Parameter, g: np.ndarray, lr: float) -> None:
         raise NotImplementedError
@@ -74,7 +84,7 @@ class Momentum(Optimizer):
         v = self._slot("velocity", p)
         v *= self.momentum
         v += g
-        p.value -= lr * v
+        p.value -= np.multiply(v, lr, out=self._scratch(p))
 
 
 class Nesterov(Optimizer):
@@ -87,7 +97,7 @@ class Nesterov(Optimizer):
         v = self._slot("velocity", p)
         v *= self.momentum
         v += g
-        g += self.momentum * v
+        g += np.multiply(v, self.momentum, out=self._scratch(p))
         g *= lr
         p.value -= g
 
@@ -101,8 +111,12 @@ class RMSProp(Optimizer):
     def _update(self, p, g, lr):
         s = self._slot("square_avg", p)
         s *= self.rho
-        s += (1.0 - self.rho) * g * g
-        g /= np.sqrt(s) + self.eps
+        work = np.multiply(g, 1.0 - self.rho, out=self._scratch(p))
+        work *= g
+        s += work
+        np.sqrt(s, out=work)
+        work += self.eps
+        g /= work
         g *= lr
         p.value -= g
 
@@ -123,7 +137,7 @@ class Adam(Optimizer):
     def _update(self, p, g, lr):
         m, v = self._slot("exp_avg", p), self._slot("exp_avg_sq", p)
         m *= self.beta1
-        m += (1.0 - self.beta1) * g
+        m += np.multiply(g, 1.0 - self.beta1, out=self._scratch(p))
         v *= self.beta2
         np.multiply(g, g, out=g)
         g *= 1.0 - self.beta2
@@ -145,7 +159,7 @@ class AdamW(Adam):
     rule_latex = r"\theta \leftarrow \theta - \alpha \lambda \theta \text{ (decoupled decay), then the Adam step}"
 
     def _decay(self, p, lr):
-        p.value -= (lr * self.weight_decay) * p.value
+        p.value -= np.multiply(p.value, lr * self.weight_decay, out=self._scratch(p))
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
