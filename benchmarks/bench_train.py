@@ -87,29 +87,29 @@ def config_document(source: Path, workload: str, epochs: int) -> dict:
 # Each is built once and returns run_epoch(); timing is done by the caller.
 
 
-def bpcli_epoch(source: Path, workload: str):
-    """One epoch of bpcli's own loop, set up as `bpcli train` sets it up (`fit` minus its bookkeeping)."""
+def bpcli_epoch(source: Path, workload: str, diagnostics: bool = True):
+    """One epoch of bpcli's own loop: `train.EpochRunner`, which `fit` (and so `bpcli train`) runs.
+
+    With `diagnostics` (bpcli's default, training.diagnostics: true) the gradient-flow observer of
+    `bpcli train` watches every batch, as it does in a real run.
+    """
     from bpcli.config import validate
-    from bpcli.safety import BatchGuard
-    from bpcli.train import BatchLoader, learning_rate, setup, train_epoch
+    from bpcli.diagnostics import Diagnostics
+    from bpcli.train import EpochRunner, setup
 
-    config = validate(config_document(source, workload, epochs=1))
-    experiment = setup(config)
-    training = config.training
-    batches = BatchLoader(
-        experiment.data.splits["train"],
-        training.batch_size,
-        training.shuffle,
-        experiment.shuffle_rng,
-    )
-    lr = learning_rate(config, 0)
-    guard = BatchGuard(experiment.network, training.clip_grad_norm)
+    document = config_document(source, workload, epochs=1)
+    document["training"]["diagnostics"] = diagnostics
+    experiment = setup(validate(document))
+    observer = Diagnostics(experiment.network, lambda *warning: None) if diagnostics else None
+    run_epoch = EpochRunner(experiment, observer=observer)
 
-    def run_epoch():
-        guard.start_epoch(1)
-        return train_epoch(experiment, batches, lr, guard)
+    def one_epoch():
+        record = run_epoch(0)
+        if observer is not None:
+            observer.end_epoch(record)
+        return record
 
-    return run_epoch, experiment.data.splits["train"].X
+    return one_epoch, experiment.data.splits["train"].X
 
 
 def floor_epoch(X: np.ndarray, workload: str):
@@ -218,8 +218,13 @@ def timed(run_epoch) -> float:
 def bench_workload(source: Path, workload: str, epochs: int, use_torch: bool, settle: float):
     """Seconds per epoch of each contender, timed round-robin after one warm-up epoch each."""
     bpcli_run, X = bpcli_epoch(source, workload)
+    plain_run, _ = bpcli_epoch(source, workload, diagnostics=False)
     floor_run = floor_epoch(X, workload)
-    contenders = {"bpcli": lambda: timed(bpcli_run), "floor": lambda: timed(floor_run)}
+    contenders = {
+        "bpcli": lambda: timed(bpcli_run),
+        "bpcli-nodiag": lambda: timed(plain_run),
+        "floor": lambda: timed(floor_run),
+    }
     torch_peer = None
     result: dict = {"workload": workload, **WORKLOADS[workload]}
     if use_torch:
@@ -252,6 +257,9 @@ def bench_workload(source: Path, workload: str, epochs: int, use_torch: bool, se
             "x_floor_best": min(series) / min(floor),
             "x_floor_paired": statistics.median(t / f for t, f in zip(series, floor, strict=True)),
         }
+    result["diagnostics_overhead"] = (
+        result["bpcli"]["x_floor_paired"] / result["bpcli-nodiag"]["x_floor_paired"] - 1
+    )
     result["target"] = TARGETS[workload]
     result["target_holds"] = result["bpcli"]["x_floor"] <= TARGETS[workload]
     return result
@@ -361,7 +369,7 @@ def print_report(result: dict) -> None:
         f"numpy {s['numpy']} ({s['blas']})  {result['epochs']} timed epochs after 1 warm-up"
     )
     header = (
-        f"{'workload':<34}{'floor s':>9}{'bpcli s':>9}{'x floor':>9}{'(best)':>8}"
+        f"{'workload':<34}{'floor s':>9}{'bpcli s':>9}{'x floor':>9}{'(best)':>8}{'diag':>7}"
         f"{'torch s':>9}{'x floor':>9}{'target':>8}  ok"
     )
     print(header)
@@ -378,8 +386,12 @@ def print_report(result: dict) -> None:
         print(
             f"{label:<34}{w['floor']['median_s']:>9.3f}{w['bpcli']['median_s']:>9.3f}"
             f"{w['bpcli']['x_floor']:>9.2f}{w['bpcli']['x_floor_best']:>8.2f}"
-            f"{torch_cells}{w['target']:>8.2f}  {'yes' if w['target_holds'] else 'NO'}"
+            f"{w['diagnostics_overhead']:>+7.1%}{torch_cells}{w['target']:>8.2f}  {'yes' if w['target_holds'] else 'NO'}"
         )
+    print(
+        "(bpcli: the loop of `bpcli train`, diagnostics on as by default; diag: its time with "
+        "diagnostics on\n over off, paired by round; (best): best epoch over the floor's best)"
+    )
     if "memory" in result:
         m = result["memory"]
         print(

@@ -1,9 +1,10 @@
 r"""What stops training early and safely: divergence (non-finite loss, gradient or weight), stop requests
 (Ctrl-C, SIGTERM) at batch boundaries, and global-norm gradient clipping.
 
-`BatchGuard` runs once per batch between backward and the optimizer step. It costs one dot product per
-parameter tensor (the squared gradient norm ||g||² = Σ_l ||dW_l||² + ||db_l||², which also drives the
-clipping); the weights are scanned only at epoch ends and when something already went non-finite.
+`BatchGuard` runs once per batch between backward and the optimizer step. Without clipping it reads the
+batch loss and the small bias gradients db_l = Σ_rows dZ_l, where any NaN or inf of a backward pass
+shows up; with clipping it computes the global norm ||g||² = Σ_l ||dW_l||² + ||db_l||². The weights
+are scanned at epoch ends and when something already went non-finite.
 """
 
 from __future__ import annotations
@@ -98,7 +99,12 @@ class BatchGuard:
     def __call__(self, batch_loss: float, params: list[Parameter]) -> None:
         self.batch += 1
         self.check_stop()
-        norm_sq = squared_norm([p.grad for p in params])
+        if self.clip_norm is None:
+            # Cheap and sufficient: NaN or inf anywhere in dZ_l reaches db_l = Σ_rows dZ_l, and a
+            # non-finite activation reaches the loss; only clipping needs the norm of every dW_l.
+            norm_sq = squared_norm([layer.db for layer in self.network.layers])
+        else:
+            norm_sq = squared_norm([p.grad for p in params])
         if not (math.isfinite(batch_loss) and math.isfinite(norm_sq)):
             finite_loss = math.isfinite(batch_loss)
             what = "a gradient is non-finite" if finite_loss else f"the loss is {batch_loss}"

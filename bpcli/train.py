@@ -113,8 +113,9 @@ class BatchLoader:
                 continue
             rows = order[start:stop]
             yield (
-                np.take(X, rows, axis=0, out=self.X_buffer[: stop - start]),
-                np.take(Y, rows, axis=0, out=self.Y_buffer[: stop - start]),
+                # mode="clip" (the rows are valid) lets numpy write straight into the buffer
+                np.take(X, rows, axis=0, out=self.X_buffer[: stop - start], mode="clip"),
+                np.take(Y, rows, axis=0, out=self.Y_buffer[: stop - start], mode="clip"),
             )
 
 
@@ -176,7 +177,35 @@ def metric_names(task: str, with_validation: bool) -> list[str]:
     return names + [f"val_{n}" for n in names] if with_validation else names
 
 
-@np.errstate(over="ignore", invalid="ignore")  # divergence is detected and reported below
+class EpochRunner:
+    """One training epoch exactly as `fit` runs it: shuffled batches, the batch guard, the observer."""
+
+    def __init__(self, experiment: Experiment, should_stop=None, observer=None):
+        config = experiment.config
+        training = config.training
+        self.experiment, self.observer = experiment, observer
+        self.batches = BatchLoader(
+            experiment.data.splits["train"],
+            training.batch_size,
+            training.shuffle,
+            experiment.shuffle_rng,
+        )
+        hint = (
+            f"lower optimizer.lr (it is {config.optimizer.lr}), set training.clip_grad_norm, "
+            "or standardize the data"
+        )
+        self.guard = BatchGuard(experiment.network, training.clip_grad_norm, should_stop, hint)
+
+    def __call__(self, epoch: int) -> dict:
+        """Train the 0-based `epoch`; returns its record: epoch number, lr and train metrics."""
+        lr = learning_rate(self.experiment.config, epoch)
+        self.guard.start_epoch(epoch + 1)
+        metrics = train_epoch(self.experiment, self.batches, lr, self.guard, self.observer)
+        self.guard.check_epoch(metrics["loss"])
+        return {"epoch": epoch + 1, "lr": lr, **metrics}
+
+
+@np.errstate(over="ignore", invalid="ignore")  # divergence is detected and reported by the guard
 def fit(
     experiment: Experiment,
     on_epoch: Callable[[dict], None] | None = None,
@@ -199,12 +228,6 @@ def fit(
     config, network = experiment.config, experiment.network
     training = config.training
     validation = experiment.data.splits["validation"]
-    batches = BatchLoader(
-        experiment.data.splits["train"],
-        training.batch_size,
-        training.shuffle,
-        experiment.shuffle_rng,
-    )
     stopper = None
     if training.early_stopping:
         stopper = EarlyStopper(
@@ -213,24 +236,13 @@ def fit(
     history = History()
     if resume is not None:
         restore(experiment, stopper, history, resume)
-    hint = (
-        f"lower optimizer.lr (it is {config.optimizer.lr}), set training.clip_grad_norm, "
-        "or standardize the data"
-    )
-    guard = BatchGuard(network, training.clip_grad_norm, should_stop, hint)
+    run_epoch = EpochRunner(experiment, should_stop, observer)
     start = len(history.epochs)
     good = capture(experiment, stopper, history, start)
     for epoch in range(start, start if history.stopped_early else training.epochs):
         started = time.perf_counter()
-        lr = learning_rate(config, epoch)
         try:
-            guard.start_epoch(epoch + 1)
-            record = {
-                "epoch": epoch + 1,
-                "lr": lr,
-                **train_epoch(experiment, batches, lr, guard, observer),
-            }
-            guard.check_epoch(record["loss"])
+            record = run_epoch(epoch)
         except TrainingStopped as stop:
             stop.state = good
             raise

@@ -228,7 +228,9 @@ def tiny_network() -> MLP:
 
 def test_guard_names_the_first_non_finite_gradient():
     network = tiny_network()
+    # A NaN in dZ_2 reaches both dW2 = A1ᵀ·dZ2 and db2 = Σ_rows dZ2: the guard reads db.
     network.layers[1].dW[0, 0] = np.nan
+    network.layers[1].db[0] = np.nan
     guard = BatchGuard(network, hint="lower the rate")
     guard.start_epoch(3)
     with pytest.raises(TrainingDiverged) as error:
@@ -236,6 +238,15 @@ def test_guard_names_the_first_non_finite_gradient():
     assert "epoch 3, batch 1: a gradient is non-finite" in error.value.message
     assert "gradient of W2 (layer 2)" in error.value.message
     assert error.value.hint == "lower the rate" and error.value.exit_code == 1
+
+
+def test_guard_with_clipping_reads_every_gradient():
+    network = tiny_network()
+    network.layers[1].dW[0, 0] = np.inf
+    guard = BatchGuard(network, clip_norm=1.0)
+    guard.start_epoch(1)
+    with pytest.raises(TrainingDiverged, match="gradient of W2"):
+        guard(0.5, network.parameters())
 
 
 def test_guard_names_a_non_finite_weight_when_the_loss_is_nan():
