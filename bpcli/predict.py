@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from bpcli.data import Preprocess
 from bpcli.errors import DataError
 from bpcli.rundata import feature_columns
+from bpcli.runs import atomic_file
 
 CHUNK_ROWS = 4096
 
@@ -197,20 +197,9 @@ def write_predictions(network, prep: Preprocess, chunks: Iterator, out: TextIO, 
 
 @contextmanager
 def atomic_output(path: Path):
-    """A text stream whose file appears at `path` only when the block succeeds (temp file + rename)."""
+    """A text stream whose file appears at `path` only when the block succeeds (runs.atomic_file)."""
     path = Path(path)
-    try:
-        handle, temporary = tempfile.mkstemp(
-            dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp"
-        )
-    except OSError as error:
-        raise DataError(f"--output {path}: cannot write there ({error.strerror})") from None
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
+        raise DataError(f"--output {path}: cannot write there (no writable folder {path.parent})")
+    with atomic_file(path, text=True) as stream:
+        yield stream

@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 import zipfile
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -31,20 +32,29 @@ RUN_FILES = (
 )
 
 
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write `data` to `path` so that readers see the old file or the new one, never a mix."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+@contextmanager
+def atomic_file(path: Path, text: bool = False):
+    """A stream whose file appears at `path` only if the block succeeds: readers see the old file or
+    the new one, never a mix (a temporary file in the same folder, then a rename)."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; run files follow the umask
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
+        options = {"mode": "w", "newline": "", "encoding": "utf-8"} if text else {"mode": "wb"}
+        with os.fdopen(handle, **options) as stream:
+            yield stream
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write `data` to `path` atomically (see atomic_file)."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    with atomic_file(path) as stream:
+        stream.write(payload)
 
 
 def _umask() -> int:

@@ -46,3 +46,13 @@ def make_small_config(**sections) -> dict:
 def small_config():
     """make_small_config as a fixture: small_config(training={"epochs": 5}) merges sections."""
     return make_small_config
+
+
+@pytest.fixture(scope="session")
+def iris_run(tmp_path_factory) -> Path:
+    """configs/iris.yaml trained for 40 epochs, once for the whole test session (read-only)."""
+    from helpers import train
+
+    return train(
+        CONFIGS / "iris.yaml", tmp_path_factory.mktemp("runs") / "iris", "training.epochs=40"
+    )

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from helpers import flat
 from typer.testing import CliRunner
 
 from bpcli.checkpoint import RunFolder, check_state, load_checkpoint
@@ -41,11 +42,6 @@ def moons_config(optimizer: str, **training) -> dict:
             **training,
         },
     }
-
-
-def flat(text: str) -> str:
-    """Output with Rich's line wrapping undone."""
-    return " ".join(text.split())
 
 
 def without_seconds(records: list[dict]) -> list[dict]:

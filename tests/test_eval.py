@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import flat, train
 from typer.testing import CliRunner
 
 from bpcli.cli import app
@@ -17,27 +18,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
 IRIS_CSV = ROOT / "datasets" / "iris.csv"
 runner = CliRunner()
-
-
-def flat(text: str) -> str:
-    """Rich wraps long messages at the terminal width; compare with the line breaks removed."""
-    return " ".join(text.split())
-
-
-def train(config: Path, out: Path, *overrides: str) -> Path:
-    args = ["train", str(config), "--out", str(out), "--quiet"]
-    for override in overrides:
-        args += ["--set", override]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 0, result.output
-    return out
-
-
-@pytest.fixture(scope="module")
-def iris_run(tmp_path_factory) -> Path:
-    return train(
-        CONFIGS / "iris.yaml", tmp_path_factory.mktemp("runs") / "iris", "training.epochs=40"
-    )
 
 
 @pytest.fixture(scope="module")

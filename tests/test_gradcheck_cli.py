@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import flat
 from typer.testing import CliRunner
 
 from bpcli.activations import ACTIVATIONS
@@ -18,10 +19,6 @@ from bpcli.rundata import coupled_weight_decay
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 runner = CliRunner()
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
 
 
 def gradcheck_json(*args: str, code: int = 0) -> dict:

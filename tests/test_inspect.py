@@ -6,15 +6,12 @@ import csv
 import json
 
 import pytest
+from helpers import flat
 from typer.testing import CliRunner
 
 from bpcli.cli import app
 
 runner = CliRunner()
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import flat, train
 from typer.testing import CliRunner
 
 from bpcli.cli import app
@@ -22,26 +23,6 @@ CONFIGS = ROOT / "configs"
 IRIS_CSV = ROOT / "datasets" / "iris.csv"
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 runner = CliRunner()
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
-
-
-def train(config: Path, out: Path, *overrides: str) -> Path:
-    args = ["train", str(config), "--out", str(out), "--quiet"]
-    for override in overrides:
-        args += ["--set", override]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 0, result.output
-    return out
-
-
-@pytest.fixture(scope="module")
-def iris_run(tmp_path_factory) -> Path:
-    return train(
-        CONFIGS / "iris.yaml", tmp_path_factory.mktemp("runs") / "iris", "training.epochs=40"
-    )
 
 
 def read_csv(text: str) -> list[dict]:
