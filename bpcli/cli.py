@@ -21,6 +21,8 @@ from bpcli import __version__
 app = typer.Typer(
     name="bpcli",
     help="Train multilayer perceptrons from YAML files by hand-written NumPy backpropagation.",
+    epilog="Example:  bpcli train configs/digits.yaml  |  bpcli COMMAND --help shows each "
+    "command's examples",
     no_args_is_help=True,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},

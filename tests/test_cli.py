@@ -32,6 +32,11 @@ def test_no_arguments_shows_help():
     assert "train" in result.output and "validate" in result.output
 
 
+def test_main_help_has_an_example():
+    result = invoke("--help")
+    assert result.exit_code == 0 and "bpcli train configs/digits.yaml" in result.output
+
+
 @pytest.mark.parametrize(
     "command", sorted(c.name or c.callback.__name__ for c in app.registered_commands)
 )
