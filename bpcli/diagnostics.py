@@ -195,6 +195,16 @@ class Diagnostics:
             row["saturated_fraction"] = self.saturated[i] / max(self.seen[i], 1)
         return row
 
+    def resume(self, run_dir: Path, epoch: int) -> None:
+        """Continue a resumed run: its rows up to `epoch`, first-epoch norms and warnings so far."""
+        path = Path(run_dir) / FILENAME
+        if not path.is_file():
+            return
+        self.rows = [row for row in read_csv(path) if row["epoch"] <= epoch]
+        first = min((row["epoch"] for row in self.rows), default=None)
+        self.first_norms = {r["layer"]: r["grad_norm"] for r in self.rows if r["epoch"] == first}
+        self.alerts = alerts(self.rows)
+
     def save(self, run_dir: Path) -> Path:
         """Write diagnostics.csv into the run folder (atomically)."""
         from bpcli.runs import atomic_write

@@ -78,17 +78,23 @@ def train_session(config_path, overrides, out, force, resume, quiet) -> tuple[Pa
                 with TrainingDisplay(
                     console, config.training.epochs, config.name, quiet
                 ) as display:
-                    observer = diagnostics_for(experiment, display)
+                    observer = diagnostics_for(experiment, display, folder.path, state)
+
+                    def save_progress(good):
+                        folder.save_progress(good)
+                        if observer is not None:
+                            observer.save(folder.path)
+
                     history = fit(
                         experiment,
                         display.on_epoch,
                         resume=state,
-                        on_checkpoint=folder.save_progress,
+                        on_checkpoint=save_progress,
                         should_stop=stop.requested,
                         observer=observer,
                     )
             except TrainingStopped as stopped:
-                _keep_last_good(folder, stopped)
+                _keep_last_good(folder, stopped, save_progress)
                 raise
             metrics = final_metrics(experiment)
             summary = save_run(
@@ -107,20 +113,24 @@ def train_session(config_path, overrides, out, force, resume, quiet) -> tuple[Pa
     return folder.path, summary
 
 
-def diagnostics_for(experiment, display):
-    """The gradient-flow observer when training.diagnostics is on (warnings go to the display)."""
+def diagnostics_for(experiment, display, run_dir: Path, state):
+    """The gradient-flow observer when training.diagnostics is on (warnings go to the display);
+    on resume it carries on from the run's diagnostics.csv up to the checkpoint's epoch."""
     if not experiment.config.training.diagnostics:
         return None
     from bpcli.diagnostics import Diagnostics
 
-    return Diagnostics(experiment.network, display.warn)
+    observer = Diagnostics(experiment.network, display.warn)
+    if state is not None:
+        observer.resume(run_dir, state.epoch)
+    return observer
 
 
-def _keep_last_good(folder: RunFolder, stopped: TrainingStopped) -> None:
+def _keep_last_good(folder: RunFolder, stopped: TrainingStopped, save_progress) -> None:
     """Write the last good state and tell the user how to continue from it."""
     if stopped.state is None:
         return
-    folder.save_progress(stopped.state)
+    save_progress(stopped.state)
     done = stopped.state.epoch
     command = f"bpcli train --resume {shlex.quote(str(folder.path))}"
     if isinstance(stopped, TrainingInterrupted):

@@ -204,3 +204,23 @@ def test_fit_calls_the_observer_once_per_batch_and_epoch():
     assert observer.batches == 3 * batches
     assert observer.epochs == [1, 2, 3]
     assert observer.fresh  # called before the optimizer step consumes the gradients
+
+
+def test_diagnostics_continue_across_a_resume(tmp_path):
+    from helpers import runner
+
+    from bpcli.cli import app
+    from bpcli.diagnostics import read_csv
+
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "data: {source: moons, n_samples: 120}\nmodel: {hidden: [8]}\ntraining: {epochs: 2}\n"
+    )
+    first = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "run"), "-q"])
+    assert first.exit_code == 0, first.output
+    longer = ["train", "--resume", str(tmp_path / "run"), "--set", "training.epochs=4", "-q"]
+    resumed = runner.invoke(app, longer)
+    assert resumed.exit_code == 0, resumed.output
+    rows = read_csv(tmp_path / "run" / "diagnostics.csv")
+    assert sorted({row["epoch"] for row in rows}) == [1, 2, 3, 4]
+    assert len(rows) == 4 * 2  # two layers per epoch
