@@ -421,7 +421,7 @@ def gradcheck(
             if problem.weight_decay:
                 title += f" + weight decay {problem.weight_decay:g}"
             console.print(gradcheck_table(checks, title))
-        console.print(gradcheck_verdict(checks, tol))
+        console.print(gradcheck_verdict(checks, tol), soft_wrap=True)
     if not passed:
         raise typer.Exit(1)
 
