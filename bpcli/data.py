@@ -130,7 +130,7 @@ def _parse_number(cell: str) -> float:
     return value
 
 
-def _parse_targets(cells: list[str], path: Path, column: str) -> np.ndarray:
+def parse_targets(cells: list[str], path: Path, column: str) -> np.ndarray:
     """Numbers if every cell is a finite number (ints if all integral), otherwise string labels."""
     try:
         values = np.array([_parse_number(cell) for cell in cells])
@@ -214,7 +214,7 @@ def load_csv(path: Path, target: str | int | None) -> Table:
         )
     columns = [c for c in range(len(header)) if c != target_index]
     X = features_from_cells(rows, columns, header, path)
-    y = _parse_targets([row[target_index] for row in rows], path, header[target_index])
+    y = parse_targets([row[target_index] for row in rows], path, header[target_index])
     return Table(X, y, [header[c] for c in columns], header[target_index], str(path))
 
 

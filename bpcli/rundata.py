@@ -13,10 +13,10 @@ from bpcli.data import (
     GENERATORS,
     SHIPPED,
     Preprocess,
-    _parse_targets,
     features_from_cells,
     generate,
     load_numpy,
+    parse_targets,
     read_csv_rows,
     shipped_path,
 )
@@ -135,7 +135,7 @@ def labelled_source(loaded, source: str) -> Labelled:
             )
         X = features_from_cells(rows, feature_columns(header, prep, str(path)), header, path)
         column = header.index(prep.target_name)
-        y = _parse_targets([row[column] for row in rows], path, prep.target_name)
+        y = parse_targets([row[column] for row in rows], path, prep.target_name)
     elif Path(source).suffix.lower() in (".npz", ".npy"):
         target = config.data.target if isinstance(config.data.target, int) else None
         table = load_numpy(_existing(source), target)
