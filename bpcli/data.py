@@ -295,13 +295,19 @@ class Preprocess:
     outputs: int = 1
     extra: dict = field(default_factory=dict)
 
-    def transform(self, X: np.ndarray, dtype) -> np.ndarray:
-        """Standardise features (if fitted) and cast to the network's dtype."""
-        X = np.asarray(X, dtype=dtype)
-        if self.mean is not None:
-            X = X - np.asarray(self.mean, dtype)
-            X /= np.asarray(self.std, dtype)
-        return np.ascontiguousarray(X, dtype=dtype)
+    def transform(self, X: np.ndarray, dtype, owned: bool = False) -> np.ndarray:
+        """Standardise features (if fitted), (X − mean) / std, and cast to the network's dtype.
+
+        `owned`: X is a copy the caller gives away, so it may be standardised where it is.
+        """
+        converted = np.ascontiguousarray(X, dtype=dtype)
+        if self.mean is None:
+            return converted
+        if converted is X and not owned:
+            converted = converted.copy()
+        converted -= np.asarray(self.mean, dtype)
+        converted /= np.asarray(self.std, dtype)
+        return converted
 
     def encode(self, y: np.ndarray, dtype, origin: str = "data") -> np.ndarray:
         """Targets as the loss wants them: class indices, a (n, 1) 0/1 column, or (n, k) floats."""
@@ -343,10 +349,18 @@ def fit_preprocess(
         _check_classes(prep.classes, task, table)
         prep.outputs = len(prep.classes) if task == "classification" else 1
     if standardize:
-        train = table.X[train_rows]
-        std = train.std(axis=0)
-        prep.mean, prep.std = train.mean(axis=0).tolist(), np.where(std > 0, std, 1.0).tolist()
+        mean, std = column_statistics(table.X, train_rows)
+        prep.mean, prep.std = mean.tolist(), np.where(std > 0, std, 1.0).tolist()
     return prep
+
+
+def column_statistics(X: np.ndarray, rows: np.ndarray, chunk_rows: int = 8192):
+    """Mean and standard deviation of each column of X[rows], in float64, a chunk of rows at a time
+    (two passes; never a copy of all the rows)."""
+    chunks = [rows[start : start + chunk_rows] for start in range(0, len(rows), chunk_rows)]
+    mean = sum(X[chunk].sum(axis=0, dtype=np.float64) for chunk in chunks) / len(rows)
+    squares = sum(np.square(X[chunk] - mean).sum(axis=0) for chunk in chunks)
+    return mean, np.sqrt(squares / len(rows))
 
 
 def _check_classes(classes: list, task: str, table: Table) -> None:
@@ -415,7 +429,7 @@ def prepare(data_config, task: str, dtype, rng_data, rng_split) -> Prepared:
     prep = fit_preprocess(table, task, rows["train"], data_config.standardize)
     splits = {
         name: Split(
-            prep.transform(_take_rows(table.X, index), dtype),
+            prep.transform(_take_rows(table.X, index), dtype, owned=len(index) < len(table.X)),
             prep.encode(_take_rows(table.y, index), dtype),
             index,
         )
