@@ -158,3 +158,24 @@ def test_regression_with_empty_splits():
     data = prepare(config, "regression", np.float32, rng(), rng(1))
     assert data.splits["train"].Y.shape == (20, 1)
     assert data.splits["validation"].Y.shape == (0, 1) and data.splits["test"].X.shape == (0, 3)
+
+
+def test_column_statistics_match_numpy_in_chunks():
+    from bpcli.data import column_statistics
+
+    X = rng(3).standard_normal((1000, 4)) * [1, 10, 100, 0.1] + [5, -3, 0, 1e3]
+    rows = np.sort(rng(4).choice(1000, 700, replace=False))
+    mean, std = column_statistics(X, rows, chunk_rows=64)
+    np.testing.assert_allclose(mean, X[rows].mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(std, X[rows].std(axis=0), rtol=1e-10)
+
+
+def test_transform_leaves_the_callers_array_alone_unless_given_away():
+    prep = prepare(
+        DataConfig(source="wine"), "classification", np.float64, rng(), rng(1)
+    ).preprocess
+    X = np.ones((3, 13))
+    prep.transform(X, np.float64)
+    np.testing.assert_array_equal(X, 1.0)
+    standardized = prep.transform(X, np.float64, owned=True)
+    assert standardized is X and not np.all(X == 1.0)
