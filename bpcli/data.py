@@ -11,6 +11,7 @@ import inspect
 import math
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,6 +147,18 @@ def parse_targets(cells: list[str], path: Path, column: str) -> np.ndarray:
     return values.astype(np.int64) if np.all(values == np.round(values)) else values
 
 
+def csv_records(reader, width: int, origin) -> Iterator[list[str]]:
+    """The non-empty rows of a csv.reader; a row without `width` fields is an error naming its line."""
+    for row in reader:
+        if not row:
+            continue
+        if len(row) != width:
+            raise DataError(
+                f"{origin}, line {reader.line_num}: {len(row)} fields, the header has {width}"
+            )
+        yield row
+
+
 def read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     """The header and the rows of a CSV file; ragged rows and non-UTF-8 bytes are errors."""
     try:
@@ -156,16 +169,7 @@ def read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
                 raise DataError(f"{path}: empty file", "a CSV needs a header row and data rows")
             if len(header) > MAX_COLUMNS:
                 raise DataError(f"{path}: {len(header)} columns, more than {MAX_COLUMNS}")
-            rows = []
-            for row in reader:
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    raise DataError(
-                        f"{path}, line {reader.line_num}: {len(row)} fields, "
-                        f"the header has {len(header)}"
-                    )
-                rows.append(row)
+            rows = list(csv_records(reader, len(header), path))
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     except csv.Error as error:  # a field over csv.field_size_limit(), a NUL byte, a bad quote

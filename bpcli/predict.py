@@ -15,7 +15,7 @@ from typing import TextIO
 
 import numpy as np
 
-from bpcli.data import Preprocess
+from bpcli.data import Preprocess, csv_records
 from bpcli.errors import DataError
 from bpcli.rundata import feature_columns
 from bpcli.runs import atomic_file
@@ -48,13 +48,7 @@ def csv_chunks(stream: TextIO, prep: Preprocess, origin: str, chunk_rows=CHUNK_R
 def _csv_rows(reader, header, columns, prep, origin, chunk_rows) -> Iterator:
     rows, lines = [], []
     with _csv_problems(origin, reader):
-        for row in reader:
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise DataError(
-                    f"{origin}, line {reader.line_num}: {len(row)} fields, the header has {len(header)}"
-                )
+        for row in csv_records(reader, len(header), origin):
             rows.append([row[c] for c in columns])
             lines.append(reader.line_num)
             if len(rows) == chunk_rows:
