@@ -6,14 +6,13 @@ backward-pass diagnostics (diagnostics.csv) and the run's files; `render` turns 
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
 import numpy as np
 
 from bpcli import diagnostics
-from bpcli.errors import RunError
+from bpcli.runs import read_metrics
 
 
 def build_report(run_dir: str | Path) -> dict:
@@ -85,7 +84,7 @@ def training_summary(loaded) -> dict:
         "best_by": None,
         "best_value": None,
     }
-    records = _metric_records(loaded.path / "metrics.csv")
+    records = read_metrics(loaded.path)
     monitor = "val_loss" if records and records[0].get("val_loss") else "loss"
     scored = [(float(r[monitor]), int(r["epoch"])) for r in records if r.get(monitor)]
     scored = [(value, epoch) for value, epoch in scored if math.isfinite(value)]
@@ -95,18 +94,6 @@ def training_summary(loaded) -> dict:
     if summary.get("best_epoch") is not None:
         result["restored_epoch"] = summary["best_epoch"]
     return result
-
-
-def _metric_records(path: Path) -> list[dict]:
-    try:
-        with open(path, newline="", encoding="utf-8") as stream:
-            return list(csv.DictReader(stream))
-    except FileNotFoundError:
-        raise RunError(
-            f"{path.parent} is not a complete run folder: metrics.csv is missing"
-        ) from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise RunError(f"{path}: not a readable metrics file ({error})") from None
 
 
 def diagnostics_summary(run_dir: Path) -> dict | None:

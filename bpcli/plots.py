@@ -7,7 +7,6 @@ rendered by the Agg canvas, then written atomically.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bpcli.errors import BpcliError, RunError
+from bpcli.runs import read_metrics
 
 FORMATS = ("png", "svg", "pdf")
 NOT_METRICS = ("epoch",)
@@ -67,20 +67,17 @@ def save_figure(figure, path: Path) -> Path:
 # ---------------------------------------------------------------------------- learning curves
 
 
-def read_metrics(run_dir: Path) -> dict[str, list[float]]:
+def metric_columns(run_dir: Path) -> dict[str, list[float]]:
     """metrics.csv of a run as columns of floats (missing cells become NaN)."""
-    path = Path(run_dir) / "metrics.csv"
-    if not path.is_file():
-        raise RunError(f"{run_dir} is not a run folder: metrics.csv is missing")
+    records = read_metrics(run_dir)
+    if not records:
+        raise RunError(f"{Path(run_dir) / 'metrics.csv'}: not a readable metrics file (empty)")
     try:
-        with open(path, newline="", encoding="utf-8") as stream:
-            records = list(csv.DictReader(stream))
-        columns = {key: [_number(r.get(key)) for r in records] for key in records[0]}
-    except (IndexError, ValueError, UnicodeDecodeError) as error:
-        raise RunError(f"{path}: not a readable metrics file ({error or 'empty'})") from None
-    if "epoch" not in columns:
-        raise RunError(f"{path}: has no 'epoch' column")
-    return columns
+        return {key: [_number(r.get(key)) for r in records] for key in records[0]}
+    except ValueError as error:
+        raise RunError(
+            f"{Path(run_dir) / 'metrics.csv'}: not a readable metrics file ({error})"
+        ) from None
 
 
 def _number(cell: str | None) -> float:
@@ -89,7 +86,7 @@ def _number(cell: str | None) -> float:
 
 def learning_curves(run_dirs: list[Path], metric: str, out: Path) -> Path:
     """Train (solid) and validation (dashed) `metric` per epoch, one colour per run, in one picture."""
-    runs = [(Path(d), read_metrics(d)) for d in run_dirs]
+    runs = [(Path(d), metric_columns(d)) for d in run_dirs]
     for run_dir, columns in runs:
         if metric not in columns or metric in NOT_METRICS or metric.startswith("val_"):
             available = [c for c in columns if c not in NOT_METRICS and not c.startswith("val_")]

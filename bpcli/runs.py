@@ -135,6 +135,23 @@ def metrics_csv(epochs: list[dict]) -> str:
     return stream.getvalue()
 
 
+def read_metrics(run_dir: str | Path) -> list[dict[str, str]]:
+    """The rows of a run's metrics.csv, as written by `metrics_csv` (cells are strings)."""
+    path = Path(run_dir) / "metrics.csv"
+    try:
+        with open(path, newline="", encoding="utf-8") as stream:
+            records = list(csv.DictReader(stream))
+    except FileNotFoundError:
+        raise RunError(
+            f"{path.parent} is not a complete run folder: metrics.csv is missing"
+        ) from None
+    except (csv.Error, ValueError, UnicodeDecodeError) as error:
+        raise RunError(f"{path}: not a readable metrics file ({error})") from None
+    if records and "epoch" not in records[0]:
+        raise RunError(f"{path}: has no 'epoch' column")
+    return records
+
+
 def write_json(path: Path, document: dict) -> None:
     atomic_write(path, json.dumps(document, indent=2, default=_json_default) + "\n")
 
