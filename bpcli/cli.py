@@ -477,9 +477,7 @@ def plot(
     "bpcli inspect runs/moons --json | jq .training.best_epoch",
 )
 def inspect_run(
-    run_dir: Annotated[
-        Path, typer.Argument(help="Run folder written by bpcli train.", show_default=False)
-    ],
+    run_dir: RunArg,
     as_json: JsonOption = False,
 ) -> None:
     """Report on a saved run: config, parameters per layer, metrics, best epoch, diagnostics, files."""
