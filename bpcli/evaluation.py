@@ -15,7 +15,7 @@ import numpy as np
 
 from bpcli.errors import DataError
 from bpcli.losses import Loss
-from bpcli.metrics import LOWER_IS_BETTER, MetricAccumulator, predicted_classes
+from bpcli.metrics import LOWER_IS_BETTER, accumulate, predicted_classes
 
 CHUNK_ROWS = 4096
 
@@ -47,15 +47,14 @@ class Report:
 def evaluate_network(network, X: np.ndarray, Y: np.ndarray, loss: Loss, labels=None) -> Report:
     """Loss and metrics of `network` on (X, Y), computed chunk by chunk (bounded memory)."""
     task = loss.task
-    accumulator = MetricAccumulator(task)
     confusion = np.zeros((len(labels), len(labels)), np.int64) if task != "regression" else None
-    for start in range(0, X.shape[0], CHUNK_ROWS):
-        Y_chunk = Y[start : start + CHUNK_ROWS]
-        Yhat = network.forward(X[start : start + CHUNK_ROWS])
-        accumulator.update(Y_chunk, Yhat, network.loss(Y_chunk, loss))
-        if confusion is not None:
-            truth = Y_chunk if task == "classification" else Y_chunk[:, 0].astype(np.int64)
-            np.add.at(confusion, (truth, predicted_classes(Yhat, task)), 1)
+
+    def count(Y_chunk, Yhat):
+        truth = Y_chunk if task == "classification" else Y_chunk[:, 0].astype(np.int64)
+        np.add.at(confusion, (truth, predicted_classes(Yhat, task)), 1)
+
+    on_chunk = count if confusion is not None else None
+    accumulator = accumulate(network, X, Y, loss, task, CHUNK_ROWS, on_chunk)
     metrics = accumulator.result()
     if task == "regression":
         mse = accumulator.sq_error / accumulator.elements

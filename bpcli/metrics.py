@@ -56,11 +56,21 @@ class MetricAccumulator:
         return metrics
 
 
-def evaluate(network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, chunk_rows=4096) -> dict:
-    """Loss and metrics of `network` on (X, Y), computed in chunks of rows."""
+def accumulate(
+    network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, chunk_rows=4096, on_chunk=None
+) -> MetricAccumulator:
+    """Run `network` over (X, Y) in chunks of rows, summing its metrics; `on_chunk(Y, Ŷ)`, if
+    given, sees every chunk's targets and outputs too (Ŷ is overwritten by the next chunk)."""
     accumulator = MetricAccumulator(task)
     for start in range(0, X.shape[0], chunk_rows):
         Y_chunk = Y[start : start + chunk_rows]
         Yhat = network.forward(X[start : start + chunk_rows])
         accumulator.update(Y_chunk, Yhat, network.loss(Y_chunk, loss))
-    return accumulator.result()
+        if on_chunk is not None:
+            on_chunk(Y_chunk, Yhat)
+    return accumulator
+
+
+def evaluate(network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, chunk_rows=4096) -> dict:
+    """Loss and metrics of `network` on (X, Y), computed in chunks of rows."""
+    return accumulate(network, X, Y, loss, task, chunk_rows).result()
