@@ -258,12 +258,16 @@ class RunFolder:
     def checkpoint(self) -> Path:
         return self.path / CHECKPOINT
 
+    def remove_files(self) -> None:
+        """Delete bpcli's own run files here (and nothing else the folder may hold)."""
+        for name in (*RUN_FILES, CHECKPOINT):
+            (self.path / name).unlink(missing_ok=True)
+
     def begin(self) -> None:
         """Start a new run here: drop files of an earlier run (after --force), write config and prep."""
         from bpcli.config import to_yaml
 
-        for name in (*RUN_FILES, CHECKPOINT):
-            (self.path / name).unlink(missing_ok=True)
+        self.remove_files()
         atomic_write(self.path / "config.yaml", to_yaml(self.experiment.config))
         write_json(self.path / "preprocess.json", self.experiment.data.preprocess.__dict__)
 

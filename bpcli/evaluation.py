@@ -17,8 +17,6 @@ from bpcli.errors import DataError
 from bpcli.losses import Loss
 from bpcli.metrics import LOWER_IS_BETTER, accumulate, predicted_classes
 
-CHUNK_ROWS = 4096
-
 
 @dataclass
 class Report:
@@ -54,7 +52,7 @@ def evaluate_network(network, X: np.ndarray, Y: np.ndarray, loss: Loss, labels=N
         np.add.at(confusion, (truth, predicted_classes(Yhat, task)), 1)
 
     on_chunk = count if confusion is not None else None
-    accumulator = accumulate(network, X, Y, loss, task, CHUNK_ROWS, on_chunk)
+    accumulator = accumulate(network, X, Y, loss, task, on_chunk=on_chunk)
     metrics = accumulator.result()
     if task == "regression":
         mse = accumulator.sq_error / accumulator.elements

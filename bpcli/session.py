@@ -17,7 +17,7 @@ from bpcli.checkpoint import CHECKPOINT, RunFolder, check_state, open_resume
 from bpcli.config import load_config, to_yaml
 from bpcli.display import TrainingDisplay, stderr_console
 from bpcli.errors import BpcliError
-from bpcli.runs import RUN_FILES, atomic_write, new_run_dir, read_json, save_run
+from bpcli.runs import atomic_write, new_run_dir, read_json, save_run
 from bpcli.safety import TrainingInterrupted, TrainingStopped
 from bpcli.signals import StopSignals
 from bpcli.textchart import loss_chart, summary_line
@@ -104,7 +104,7 @@ def train_session(config_path, overrides, out, force, resume, quiet) -> tuple[Pa
                 observer.save(folder.path)
     except BpcliError as error:
         if resume is None and not isinstance(error, TrainingStopped):
-            _remove_new_folders(folder.path, created)
+            _remove_new_folders(folder, created)
         raise
     if not quiet:
         console.print(
@@ -144,10 +144,9 @@ def _keep_last_good(folder: RunFolder, stopped: TrainingStopped, save_progress) 
         )
 
 
-def _remove_new_folders(path: Path, created: list[Path]) -> None:
+def _remove_new_folders(folder: RunFolder, created: list[Path]) -> None:
     """Undo the folders this session created, when training failed before its first epoch."""
-    for name in (*RUN_FILES, CHECKPOINT):
-        (path / name).unlink(missing_ok=True)
+    folder.remove_files()
     for folder in created:  # innermost first; rmdir only removes empty folders
         try:
             folder.rmdir()
