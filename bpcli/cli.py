@@ -61,7 +61,7 @@ def user_errors():
             raise
         message = escape(error.message)
         hint = f"\n  [dim]hint: {escape(error.hint)}[/dim]" if error.hint else ""
-        stderr_console().print(f"[bold red]error:[/bold red] {message}{hint}", soft_wrap=True)
+        stderr_console().print(f"[bold red]error:[/bold red] {message}{hint}")
         raise typer.Exit(error.exit_code) from None
 
 
@@ -421,7 +421,7 @@ def gradcheck(
             if problem.weight_decay:
                 title += f" + weight decay {problem.weight_decay:g}"
             console.print(gradcheck_table(checks, title))
-        console.print(gradcheck_verdict(checks, tol), soft_wrap=True)
+        console.print(gradcheck_verdict(checks, tol))
     if not passed:
         raise typer.Exit(1)
 

@@ -11,8 +11,9 @@ SHOWN = ("loss", "accuracy", "mae", "r2", "val_loss", "val_accuracy", "val_mae",
 
 
 def stderr_console() -> Console:
-    """Rich output on stderr; Rich itself honours NO_COLOR and drops styling when not a terminal."""
-    return Console(stderr=True, highlight=False)
+    """Rich output on stderr; Rich itself honours NO_COLOR and drops styling when not a terminal.
+    Messages are not re-wrapped at the console width (soft_wrap), so each stays one greppable line."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def format_metrics(record: dict) -> str:
@@ -60,7 +61,6 @@ class TrainingDisplay:
                 f"epoch {record['epoch']}/{self.epochs}  {format_metrics(record)}  "
                 f"({format_seconds(record['seconds'])})",
                 markup=False,
-                soft_wrap=True,
             )
 
     def warn(self, message: str, hint: str | None = None) -> None:
@@ -69,7 +69,7 @@ class TrainingDisplay:
             text = Text.assemble(("warning: ", "bold yellow"), message)
             if hint:
                 text.append(f"\n  {hint}", style="dim")
-            self.console.print(text, soft_wrap=True)
+            self.console.print(text)
 
     def __exit__(self, *exc_info) -> None:
         if self.progress is not None:
