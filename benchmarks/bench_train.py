@@ -94,8 +94,9 @@ def bpcli_epoch(source: Path, workload: str, diagnostics: bool = True):
     `bpcli train` watches every batch, as it does in a real run.
     """
     from bpcli.config import validate
-    from bpcli.diagnostics import Diagnostics
-    from bpcli.train import EpochRunner, setup
+    from bpcli.training.diagnostics import Diagnostics
+    from bpcli.training.experiment import setup
+    from bpcli.training.loop import EpochRunner
 
     document = config_document(source, workload, epochs=1)
     document["training"]["diagnostics"] = diagnostics

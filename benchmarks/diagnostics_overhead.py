@@ -13,8 +13,9 @@ import sys
 import time
 
 from bpcli.config import load_config
-from bpcli.diagnostics import Diagnostics
-from bpcli.train import fit, setup
+from bpcli.training.diagnostics import Diagnostics
+from bpcli.training.experiment import setup
+from bpcli.training.loop import fit
 
 
 class Timed(Diagnostics):

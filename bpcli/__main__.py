@@ -1,5 +1,5 @@
 """`python -m bpcli`: the same as the `bpcli` entry point."""
 
-from bpcli.cli import main
+from bpcli.commands import main
 
 main()

@@ -6,6 +6,7 @@ Every error names the key path, the YAML line where known, and what is allowed.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import json
@@ -15,11 +16,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bpcli.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from bpcli.core.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from bpcli.core.initializers import INITIALIZERS
+from bpcli.core.losses import LOSSES
+from bpcli.core.optimizers import OPTIMIZERS
+from bpcli.core.schedules import SCHEDULES
 from bpcli.errors import ConfigError
-from bpcli.initializers import INITIALIZERS
-from bpcli.losses import LOSSES
-from bpcli.optimizers import OPTIMIZERS, SCHEDULES
 
 MAX_CONFIG_BYTES = 1_000_000
 MAX_YAML_NODES = 100_000
@@ -129,7 +131,7 @@ class TrainingConfig(Section):
     checkpoint_every: int | None = Field(
         None,
         ge=1,
-        description="write checkpoint.npz every N epochs (it is always written at the end); "
+        description="write a checkpoint every N epochs (one is always written at the end); "
         "a run stopped by Ctrl-C, SIGTERM or divergence resumes from it with --resume",
     )
     clip_grad_norm: float | None = Field(
@@ -140,7 +142,8 @@ class TrainingConfig(Section):
     )
     diagnostics: bool = Field(
         True,
-        description="write diagnostics.csv; warn about vanishing/exploding gradients, dead ReLUs",
+        description="record per-layer gradient diagnostics; warn about vanishing/exploding "
+        "gradients and dead ReLUs",
     )
 
 
@@ -347,10 +350,20 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     model.init_from are made absolute against the config file's folder.
     """
     path = Path(path)
-    config = validate(*read_config(path, overrides))
+    return _resolve(validate(*read_config(path, overrides)), path.stem, path.resolve().parent)
+
+
+def config_from_dict(document: dict, overrides: list[str] = ()) -> Config:
+    """Validate a config given as a mapping (the Python API); relative paths are against the
+    working folder, `name` defaults to 'run'."""
+    document = copy.deepcopy(document)
+    locations = {apply_override(document, assignment): "--set" for assignment in overrides}
+    return _resolve(validate(document, locations), "run", Path.cwd())
+
+
+def _resolve(config: Config, name: str, base: Path) -> Config:
     if config.name is None:
-        config.name = path.stem
-    base = path.resolve().parent
+        config.name = name
     if _looks_like_path(config.data.source):
         config.data.source = str((base / config.data.source).resolve())
     if config.model.init_from:

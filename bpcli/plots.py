@@ -1,4 +1,4 @@
-"""Pictures of saved runs: learning curves from metrics.csv, decision regions of 2-feature classifiers.
+"""Pictures of saved runs: learning curves from the per-epoch metrics, decision regions of 2-feature classifiers.
 
 matplotlib is an optional extra (`pip install "bpcli[plot]"`), imported only here and only when a
 picture is drawn. Figures are built with the object API (no pyplot, no global backend switch) and
@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bpcli.core.metrics import predicted_classes
 from bpcli.errors import BpcliError, RunError
-from bpcli.runs import read_metrics
+from bpcli.runs.atomic import atomic_write
+from bpcli.runs.folder import RunFolder
 
 FORMATS = ("png", "svg", "pdf")
 NOT_METRICS = ("epoch",)
@@ -47,8 +49,6 @@ def new_figure(width: float, height: float):
 
 def save_figure(figure, path: Path) -> Path:
     """Render to PNG/SVG/PDF (by the file suffix) and write the file atomically."""
-    from bpcli.runs import atomic_write
-
     path = Path(path)
     kind = path.suffix.lower().lstrip(".")
     if kind not in FORMATS:
@@ -68,16 +68,15 @@ def save_figure(figure, path: Path) -> Path:
 
 
 def metric_columns(run_dir: Path) -> dict[str, list[float]]:
-    """metrics.csv of a run as columns of floats (missing cells become NaN)."""
-    records = read_metrics(run_dir)
+    """A run's per-epoch metrics as columns of floats (missing cells become NaN)."""
+    folder = RunFolder(run_dir).require()
+    records = folder.read_metrics()
     if not records:
-        raise RunError(f"{Path(run_dir) / 'metrics.csv'}: not a readable metrics file (empty)")
+        raise RunError(f"{folder.metrics_file()}: not a readable metrics file (empty)")
     try:
         return {key: [_number(r.get(key)) for r in records] for key in records[0]}
     except ValueError as error:
-        raise RunError(
-            f"{Path(run_dir) / 'metrics.csv'}: not a readable metrics file ({error})"
-        ) from None
+        raise RunError(f"{folder.metrics_file()}: not a readable metrics file ({error})") from None
 
 
 def _number(cell: str | None) -> float:
@@ -91,7 +90,7 @@ def learning_curves(run_dirs: list[Path], metric: str, out: Path) -> Path:
         if metric not in columns or metric in NOT_METRICS or metric.startswith("val_"):
             available = [c for c in columns if c not in NOT_METRICS and not c.startswith("val_")]
             raise RunError(
-                f"--metric {metric}: not recorded in {run_dir / 'metrics.csv'}",
+                f"--metric {metric}: not recorded in {RunFolder(run_dir).metrics_file()}",
                 f"available: {', '.join(available)} (validation curves are drawn with them)",
             )
     figure = new_figure(6.4, 4.0)
@@ -130,14 +129,11 @@ def _spans_decades(runs, metric: str) -> bool:
 
 
 def boundary_data(loaded) -> dict:
-    """The run's data, re-derived from its config: raw features and class indices per split."""
-    from bpcli.train import setup
-
-    experiment = setup(loaded.config)
-    table = experiment.data.table
+    """The run's own data (runs.data.rebuild): raw features and class indices per split."""
+    data = loaded.splits()
     return {
-        name: (table.X[split.rows], _class_indices(split.Y, loaded.preprocess.task))
-        for name, split in experiment.data.splits.items()
+        name: (data.table.X[split.rows], _class_indices(split.Y, loaded.preprocess.task))
+        for name, split in data.splits.items()
         if len(split)
     }
 
@@ -148,14 +144,11 @@ def _class_indices(Y: np.ndarray, task: str) -> np.ndarray:
 
 def region_grid(loaded, low: np.ndarray, high: np.ndarray, resolution: int):
     """Grid axes xs, ys and the predicted class index (resolution, resolution) over [low, high]."""
-    from bpcli.metrics import predicted_classes
-
     xs = np.linspace(low[0], high[0], resolution)
     ys = np.linspace(low[1], high[1], resolution)
     gx, gy = np.meshgrid(xs, ys)
     points = np.c_[gx.ravel(), gy.ravel()]
-    dtype = loaded.network.dtype
-    Yhat = loaded.network.predict(loaded.preprocess.transform(points, dtype))
+    Yhat = loaded.outputs(points)
     classes = predicted_classes(Yhat, loaded.preprocess.task)
     return xs, ys, classes.reshape(gx.shape)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bpcli.cli import app
+from bpcli.commands import app
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"

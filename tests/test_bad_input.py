@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from bpcli.cli import app
-from bpcli.data import Preprocess
+from bpcli.commands import app
+from bpcli.data.preprocess import Preprocess
 from bpcli.errors import BpcliError, DataError, RunError
-from bpcli.runs import LoadedRun
+from bpcli.runs.run import Run
 
 runner = CliRunner()
 BOMB = "\n".join(
@@ -335,7 +335,7 @@ def test_loaded_run_refuses_pickled_weights(tmp_path):
     assert result.exit_code == 0, result.output
     (run / "weights.npz").write_bytes(pickled_npz())
     with pytest.raises(RunError, match="not a readable weights .npz") as error:
-        LoadedRun(run)
+        Run.load(run)
     assert error.value.exit_code == 2
 
 
@@ -477,7 +477,7 @@ def test_resume_refuses_what_does_not_fit(tmp_path, finished_run, extra, phrases
 
 def test_resume_of_a_missing_folder(tmp_path):
     check(
-        runner.invoke(app, ["train", "--resume", str(tmp_path / "nope")]), 2, "no such run folder"
+        runner.invoke(app, ["train", "--resume", str(tmp_path / "nope")]), 2, "run folder not found"
     )
 
 

@@ -17,12 +17,15 @@ import yaml
 from helpers import flat
 from typer.testing import CliRunner
 
-from bpcli.checkpoint import RunFolder, check_state, load_checkpoint
-from bpcli.cli import app
+from bpcli.commands import app
 from bpcli.config import validate
-from bpcli.network import MLP, Parameter
-from bpcli.safety import BatchGuard, TrainingDiverged, TrainingInterrupted, squared_norm
-from bpcli.train import final_metrics, fit, setup
+from bpcli.core.network import MLP, Parameter
+from bpcli.runs.checkpoint import check_state, data_fingerprint
+from bpcli.runs.checkpoint import load as load_checkpoint
+from bpcli.runs.folder import RunFolder
+from bpcli.training.experiment import setup
+from bpcli.training.guard import BatchGuard, TrainingDiverged, TrainingInterrupted, squared_norm
+from bpcli.training.loop import final_metrics, fit
 
 runner = CliRunner()
 
@@ -67,8 +70,8 @@ def test_stopped_after_epoch_k_and_resumed_is_bitwise_identical(tmp_path, optimi
     with pytest.raises(TrainingInterrupted) as stop:
         fit(first, seen.append, should_stop=lambda: signal.SIGINT if len(seen) >= 5 else None)
     assert stop.value.state.epoch == 5 and stop.value.exit_code == 130
-    folder = RunFolder(tmp_path, first)
-    folder.save_progress(stop.value.state)
+    folder = RunFolder(tmp_path)
+    folder.write_progress(stop.value.state, config, data_fingerprint(first))
 
     state, meta = load_checkpoint(tmp_path / "checkpoint.npz")  # a fresh process would do this
     resumed = setup(validate(moons_config(optimizer)))

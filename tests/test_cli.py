@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from bpcli import __version__
-from bpcli.cli import app
+from bpcli.commands import app
 
 runner = CliRunner()
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from bpcli.config import DataConfig
-from bpcli.data import BUILTIN, GENERATORS, SHIPPED, load_table, prepare, split_rows
+from bpcli.data.sources import BUILTIN, GENERATORS, SHIPPED, load_table
+from bpcli.data.splits import prepare, split_rows
 from bpcli.errors import DataError
 
 
@@ -161,7 +162,7 @@ def test_regression_with_empty_splits():
 
 
 def test_column_statistics_match_numpy_in_chunks():
-    from bpcli.data import column_statistics
+    from bpcli.data.preprocess import column_statistics
 
     X = rng(3).standard_normal((1000, 4)) * [1, 10, 100, 0.1] + [5, -3, 0, 1e3]
     rows = np.sort(rng(4).choice(1000, 700, replace=False))

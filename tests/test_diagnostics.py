@@ -8,14 +8,17 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from bpcli import diagnostics
-from bpcli.cli import app
+from bpcli.commands import app
 from bpcli.config import load_config
-from bpcli.diagnostics import Diagnostics, epoch_alerts
+from bpcli.core.losses import LOSSES
+from bpcli.core.network import MLP
 from bpcli.errors import RunError
-from bpcli.losses import LOSSES
-from bpcli.network import MLP
-from bpcli.train import fit, setup
+from bpcli.runs import files
+from bpcli.runs.folder import RunFolder
+from bpcli.training import diagnostics
+from bpcli.training.diagnostics import Diagnostics, epoch_alerts
+from bpcli.training.experiment import setup
+from bpcli.training.loop import fit
 
 runner = CliRunner()
 CONFIGS = "configs"
@@ -37,7 +40,7 @@ def test_huge_learning_rate_kills_relus_and_warns(tmp_path):
     assert "ReLU units are dead" in result.stderr
     assert "leaky_relu" in result.stderr  # the hint
     assert result.stdout.strip() == str(tmp_path / "killed")  # warnings never reach stdout
-    rows = diagnostics.read_csv(tmp_path / "killed" / "diagnostics.csv")
+    rows = RunFolder(tmp_path / "killed").read_diagnostics()
     assert max(r["dead_fraction"] or 0 for r in rows) > 0.5
     assert result.stderr.count("ReLU units are dead") == len(
         {a.layer for a in diagnostics.alerts(rows) if a.kind == "dead_relu"}
@@ -48,7 +51,7 @@ def test_healthy_config_raises_no_warning(tmp_path):
     result = train(tmp_path, "healthy", RELU_MOONS)
     assert result.exit_code == 0, result.output
     assert "warning" not in result.output
-    rows = diagnostics.read_csv(tmp_path / "healthy" / "diagnostics.csv")
+    rows = RunFolder(tmp_path / "healthy").read_diagnostics()
     assert len(rows) == 4 * 3  # epochs x layers
     assert all(r["dead_fraction"] < 0.5 for r in rows if r["activation"] == "relu")
     assert diagnostics.alerts(rows) == []
@@ -176,11 +179,11 @@ def test_csv_round_trip_and_corrupt_file(tmp_path):
         {**row(1, 0.25, 0.0), "units": 4, "update_ratio": 1e-3, "saturated_fraction": None},
     ]
     path = tmp_path / "diagnostics.csv"
-    path.write_text(diagnostics.to_csv(rows))
-    assert diagnostics.read_csv(path) == rows
+    path.write_text(files.diagnostics_csv(rows))
+    assert files.read_diagnostics(path) == rows
     path.write_text("epoch,layer\n1,one\n")
     with pytest.raises(RunError, match="not a readable diagnostics file"):
-        diagnostics.read_csv(path)
+        files.read_diagnostics(path)
 
 
 class CountingObserver:
@@ -209,8 +212,7 @@ def test_fit_calls_the_observer_once_per_batch_and_epoch():
 def test_diagnostics_continue_across_a_resume(tmp_path):
     from helpers import runner
 
-    from bpcli.cli import app
-    from bpcli.diagnostics import read_csv
+    from bpcli.commands import app
 
     config = tmp_path / "c.yaml"
     config.write_text(
@@ -221,6 +223,6 @@ def test_diagnostics_continue_across_a_resume(tmp_path):
     longer = ["train", "--resume", str(tmp_path / "run"), "--set", "training.epochs=4", "-q"]
     resumed = runner.invoke(app, longer)
     assert resumed.exit_code == 0, resumed.output
-    rows = read_csv(tmp_path / "run" / "diagnostics.csv")
+    rows = RunFolder(tmp_path / "run").read_diagnostics()
     assert sorted({row["epoch"] for row in rows}) == [1, 2, 3, 4]
     assert len(rows) == 4 * 2  # two layers per epoch

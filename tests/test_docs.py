@@ -11,14 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bpcli.activations import ACTIVATIONS
 from bpcli.config import load_config
-from bpcli.explain import explain_path, render_text
-from bpcli.gradcheck import check_gradients
-from bpcli.losses import LOSSES
-from bpcli.network import MLP
-from bpcli.optimizers import OPTIMIZERS
-from bpcli.train import final_metrics, fit, setup
+from bpcli.core.activations import ACTIVATIONS
+from bpcli.core.gradcheck import check_gradients
+from bpcli.core.losses import LOSSES
+from bpcli.core.network import MLP
+from bpcli.core.optimizers import OPTIMIZERS
+from bpcli.explanation import explain_path, render_text
+from bpcli.training.experiment import setup
+from bpcli.training.loop import final_metrics, fit
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = (ROOT / "docs" / "backprop.md").read_text(encoding="utf-8")
@@ -107,9 +108,9 @@ def test_every_code_reference_names_something_that_exists():
 
 
 def test_a_wrong_reference_would_be_caught():
-    assert resolves("network", "MLP.backward")
-    assert not resolves("network", "MLP.backprop")
-    assert not resolves("netwerk", "MLP")
+    assert resolves("core/network", "MLP.backward")
+    assert not resolves("core/network", "MLP.backprop")
+    assert not resolves("core/netwerk", "MLP")
 
 
 def test_the_activation_table_covers_every_activation():
@@ -141,9 +142,10 @@ def test_section_4_worked_example_is_what_bpcli_computes():
     mse = LOSSES["mse"]
     Yhat = network.forward(X).copy()
     loss = network.loss(Y, mse)
-    Z1, A1, Z2 = network._Z[0].copy(), network._A[0].copy(), network._Z[1].copy()
+    last = network.last_pass
+    Z1, A1, Z2 = last.Z[0].copy(), last.A[0].copy(), last.Z[1].copy()
     network.backward(Y, mse)
-    dYhat = mse.grad(Y, Yhat)
+    dYhat = mse.grad(Y, Z2, Yhat)
     dA1 = dYhat @ network.layers[1].W.T
     derivative = np.empty_like(A1)
     ACTIVATIONS["sigmoid"].backward(np.ones_like(A1), Z1, A1, derivative)
@@ -262,7 +264,7 @@ def train_xor(overrides):
 def test_section_7_xor_with_and_without_a_hidden_layer():
     text = section(7)
     hidden, X, with_hidden = train_xor([])
-    hidden_units = hidden.network._A[0].copy()
+    hidden_units = hidden.network.last_pass.A[0].copy()
     linear, _, without = train_xor(["model.hidden=[]"])
     rows = [line for line in text.splitlines() if re.match(r"^\| [01] \| [01] \|", line)]
     assert len(rows) == 4

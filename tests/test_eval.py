@@ -10,9 +10,9 @@ import pytest
 from helpers import flat, train
 from typer.testing import CliRunner
 
-from bpcli.cli import app
+from bpcli.commands import app
+from bpcli.core.metrics import Bar, class_scores, missed_bars, parse_bars
 from bpcli.errors import DataError
-from bpcli.evaluation import Bar, class_scores, missed_bars, parse_bars
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"

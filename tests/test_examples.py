@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from bpcli.config import load_config
-from bpcli.train import final_metrics, fit, setup
+from bpcli.training.experiment import setup
+from bpcli.training.loop import final_metrics, fit
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 

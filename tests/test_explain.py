@@ -10,19 +10,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bpcli.activations import ACTIVATIONS
-from bpcli.cli import app
+from bpcli.commands import app
 from bpcli.config import load_config
-from bpcli.explain import (
-    _number_latex,
-    explain_path,
-    render_markdown,
-    render_text,
-    shapes_text,
-)
-from bpcli.losses import LOSSES
-from bpcli.optimizers import OPTIMIZERS, SCHEDULES, Adam, AdamW
-from bpcli.train import setup
+from bpcli.core.activations import ACTIVATIONS
+from bpcli.core.losses import LOSSES
+from bpcli.core.optimizers import OPTIMIZERS, Adam, AdamW
+from bpcli.core.schedules import SCHEDULES
+from bpcli.explanation import _number_latex, explain_path, render_markdown, render_text, shapes_text
+from bpcli.training.experiment import setup
 
 runner = CliRunner()
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -85,7 +80,7 @@ def real_shapes(config_path, overrides, rows) -> dict[str, tuple[int, ...]]:
     last = len(network.layers)
     shapes[f"dZ{last}"] = shapes.pop("output_delta")
     for number, (layer, Z, A) in enumerate(
-        zip(network.layers, network._Z, network._A, strict=True), start=1
+        zip(network.layers, network.last_pass.Z, network.last_pass.A, strict=True), start=1
     ):
         shapes.update({f"Z{number}": Z.shape, f"A{number}": A.shape})
         shapes.update({f"dW{number}": layer.dW.shape, f"db{number}": layer.db.shape})
@@ -268,7 +263,7 @@ def test_explain_a_run_folder(write_config, small_config, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["missing.yaml"], "config file not found"),
+        (["missing.yaml"], "missing.yaml: not found"),
         (["{tmp}"], "not a run folder"),
         (["configs/xor.yaml", "--set", "model.activation=sigmoidd"], "did you mean 'sigmoid'"),
         (["configs/xor.yaml", "--batch", "0"], "--batch"),

@@ -11,10 +11,10 @@ import pytest
 from helpers import flat
 from typer.testing import CliRunner
 
-from bpcli.activations import ACTIVATIONS
-from bpcli.cli import app
+from bpcli.api import coupled_weight_decay
+from bpcli.commands import app
 from bpcli.config import validate
-from bpcli.rundata import coupled_weight_decay
+from bpcli.core.activations import ACTIVATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
@@ -169,7 +169,7 @@ def test_bad_options_exit_2(args, message):
 def test_bad_targets_exit_2(tmp_path):
     result = runner.invoke(app, ["gradcheck", str(tmp_path / "missing.yaml")])
     assert result.exit_code == 2, result.output
-    assert "neither a config file nor a run folder" in flat(result.stderr)
+    assert "not found; neither a config file nor a run folder" in flat(result.stderr)
     result = runner.invoke(app, ["gradcheck", str(tmp_path), "--set", "seed=1"])
     assert result.exit_code == 2, result.output
     assert "--set applies to a config file" in flat(result.stderr)

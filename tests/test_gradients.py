@@ -8,10 +8,10 @@ import itertools
 import numpy as np
 import pytest
 
-from bpcli.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
-from bpcli.gradcheck import check_gradients
-from bpcli.losses import LOSSES
-from bpcli.network import MLP
+from bpcli.core.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from bpcli.core.gradcheck import check_gradients
+from bpcli.core.losses import LOSSES
+from bpcli.core.network import MLP
 
 
 def batch(loss, rng, rows=6, features=4, outputs=3):
@@ -70,7 +70,7 @@ def test_a_wrong_derivative_fails_the_check():
 
 
 def test_an_objective_that_disagrees_with_backprop_fails_the_check(monkeypatch):
-    from bpcli import gradcheck
+    from bpcli.core import gradcheck
 
     net = network("tanh", "identity")
     X, Y = batch(LOSSES["mse"], np.random.default_rng(5))
@@ -92,7 +92,7 @@ def test_steps_across_a_relu_kink_are_skipped_not_counted():
     X, Y = batch(LOSSES["mse"], np.random.default_rng(6))
     net.forward(X)
     # Put one hidden pre-activation exactly at the kink by shifting its bias.
-    net.layers[0].b[0] -= net._Z[0][0, 0]
+    net.layers[0].b[0] -= net.last_pass.Z[0][0, 0]
     results = {r.name: r for r in check_gradients(net, X, Y, LOSSES["mse"])}
     assert results["b1"].skipped >= 1
     assert results["b1"].checked + results["b1"].skipped == 5

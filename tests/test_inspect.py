@@ -9,7 +9,7 @@ import pytest
 from helpers import flat
 from typer.testing import CliRunner
 
-from bpcli.cli import app
+from bpcli.commands import app
 
 runner = CliRunner()
 
@@ -97,7 +97,7 @@ def test_report_without_diagnostics(tmp_path):
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda run: (run / "summary.json").unlink(), "summary.json is missing"),
+        (lambda run: (run / "summary.json").unlink(), "training did not finish"),
         (lambda run: (run / "metrics.csv").unlink(), "metrics.csv is missing"),
         (
             lambda run: (run / "diagnostics.csv").write_text("epoch,layer\nx,y\n"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bpcli.activations import ACTIVATIONS
-from bpcli.losses import LOSSES
+from bpcli.core.activations import ACTIVATIONS
+from bpcli.core.losses import LOSSES
 
 
 def apply(name, Z):

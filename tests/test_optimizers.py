@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from bpcli.losses import LOSSES
-from bpcli.network import MLP, Parameter
-from bpcli.optimizers import OPTIMIZERS, SCHEDULES
+from bpcli.core.losses import LOSSES
+from bpcli.core.network import MLP, Parameter
+from bpcli.core.optimizers import OPTIMIZERS
+from bpcli.core.schedules import SCHEDULES
 
 
 def parameter(value, grad, decay=True):

@@ -9,8 +9,8 @@ import pytest
 from matplotlib.image import imread
 from typer.testing import CliRunner
 
-from bpcli.cli import app
-from bpcli.textchart import loss_chart, resample
+from bpcli.commands import app
+from bpcli.commands.render import loss_chart, resample
 
 runner = CliRunner()
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -105,7 +105,7 @@ def test_plot_mistakes_are_one_message_and_exit_2(runs, args, message):
 def test_plot_of_a_folder_that_is_not_a_run(tmp_path):
     result = runner.invoke(app, ["plot", str(tmp_path)])
     assert result.exit_code == 2, result.output
-    assert "metrics.csv is missing" in " ".join(result.output.split())
+    assert "is not a run folder" in " ".join(result.output.split())
 
 
 def test_without_matplotlib_plot_says_how_to_install_it(runs, monkeypatch):

@@ -14,9 +14,9 @@ import pytest
 from helpers import flat, train
 from typer.testing import CliRunner
 
-from bpcli.cli import app
-from bpcli.predict import csv_chunks, write_predictions
-from bpcli.runs import LoadedRun
+from bpcli.commands import app
+from bpcli.runs.predict import csv_chunks, write_predictions
+from bpcli.runs.run import Run
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
@@ -47,7 +47,7 @@ def test_string_labels_round_trip(iris_run):
 
 
 def test_predictions_equal_the_network_and_decode(iris_run):
-    loaded = LoadedRun(iris_run)
+    loaded = Run.load(iris_run)
     table = np.loadtxt(IRIS_CSV, delimiter=",", skiprows=1, usecols=range(4))
     expected = loaded.preprocess.decode(
         loaded.network.predict(loaded.preprocess.transform(table, np.float32))
@@ -124,14 +124,14 @@ def test_output_file_is_written_atomically(iris_run, tmp_path):
 
 
 def test_chunked_reading_gives_the_same_predictions(iris_run):
-    loaded = LoadedRun(iris_run)
+    loaded = Run.load(iris_run)
     text = IRIS_CSV.read_text()
     outputs = []
     for chunk_rows in (7, 4096):
         chunks = list(csv_chunks(io.StringIO(text), loaded.preprocess, "test", chunk_rows))
         assert len(chunks) == (22 if chunk_rows == 7 else 1)
         out = io.StringIO()
-        count = write_predictions(loaded.network, loaded.preprocess, iter(chunks), out, True)
+        count = write_predictions(loaded, iter(chunks), out, True)
         assert count == 150
         outputs.append(out.getvalue())
     assert outputs[0] == outputs[1]

@@ -8,9 +8,9 @@ import json
 import numpy as np
 from typer.testing import CliRunner
 
-from bpcli.cli import app
+from bpcli.commands import app
 from bpcli.config import load_config
-from bpcli.runs import blas_name
+from bpcli.runs.session import blas_name
 
 runner = CliRunner()
 ARGS = [

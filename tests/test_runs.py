@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from bpcli.cli import app
+from bpcli.commands import app
 from bpcli.errors import RunError
-from bpcli.runs import RUN_FILES, LoadedRun, atomic_write, load_weights, new_run_dir
+from bpcli.runs.atomic import atomic_write
+from bpcli.runs.folder import RUN_FILES, new_run_dir
+from bpcli.runs.run import Run
+from bpcli.weights import read_arrays as load_weights
 
 runner = CliRunner()
 
@@ -24,7 +27,7 @@ def train(config_path, out, *extra):
 
 def test_run_folder_holds_every_file(write_config, small_config, tmp_path):
     train(write_config(small_config()), tmp_path / "run")
-    assert sorted(os.listdir(tmp_path / "run")) == sorted([*RUN_FILES, "checkpoint.npz"])
+    assert sorted(os.listdir(tmp_path / "run")) == sorted(RUN_FILES)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["epochs_run"] == 3
     assert set(summary["metrics"]) == {"train", "validation", "test"}
@@ -67,7 +70,7 @@ def test_a_different_seed_gives_different_weights(write_config, small_config, tm
 
 def test_loaded_run_predicts_like_the_trained_network(write_config, small_config, tmp_path):
     train(write_config(small_config()), tmp_path / "run")
-    run = LoadedRun(tmp_path / "run")
+    run = Run.load(tmp_path / "run")
     summary = json.loads((tmp_path / "run/summary.json").read_text())
     assert run.network.widths == [2, 8, 2]
     assert run.preprocess.classes == [0, 1]
@@ -86,7 +89,7 @@ def test_truncated_weights_are_refused(write_config, small_config, tmp_path):
     weights = tmp_path / "run/weights.npz"
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(RunError, match="weights"):
-        LoadedRun(tmp_path / "run")
+        Run.load(tmp_path / "run")
 
 
 def test_warm_start_from_saved_weights(write_config, small_config, tmp_path):
@@ -145,4 +148,4 @@ def test_a_run_with_non_finite_weights_is_refused(write_config, small_config, tm
     arrays["W2"][0, 0] = np.nan
     np.savez(tmp_path / "run/weights.npz", **arrays)
     with pytest.raises(RunError, match="'W2' holds NaN"):
-        LoadedRun(tmp_path / "run")
+        Run.load(tmp_path / "run")

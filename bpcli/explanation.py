@@ -2,7 +2,7 @@ r"""`bpcli explain`: the forward and backward equations a network runs, with its
 
 The formulas come from the registries the engine runs (activations, losses, optimizers, schedules),
 so they cannot drift from the code; this module only lays out the per-layer structure that
-`bpcli/network.py` implements (Z_l = A_{l-1}·W_l + b_l, …) and renders it as plain text or Markdown.
+`bpcli/core/network.py` implements (Z_l = A_{l-1}·W_l + b_l, …) and renders it as plain text or Markdown.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bpcli.activations import Activation
 from bpcli.config import Config
-from bpcli.errors import ConfigError, RunError
-from bpcli.losses import LOSSES, Loss
-from bpcli.network import MLP
-from bpcli.optimizers import OPTIMIZERS, SCHEDULES, Optimizer
+from bpcli.core.activations import Activation
+from bpcli.core.losses import LOSSES, Loss
+from bpcli.core.network import MLP
+from bpcli.core.optimizers import OPTIMIZERS, Optimizer
+from bpcli.core.schedules import SCHEDULES
+from bpcli.runs.resolve import config_or_run
 
 Shape = tuple[int, ...]
 
@@ -421,32 +422,12 @@ def explain(
 
 def explain_path(path: str | Path, batch: int | None = None, overrides=()) -> Explanation:
     """Explain a config file (network built with its seed) or a saved run folder."""
-    path = Path(path)
-    if path.is_dir():
-        from bpcli.runs import LoadedRun
-
-        if not (path / "config.yaml").is_file():
-            raise RunError(
-                f"{path} is a folder but not a run folder (it has no config.yaml)",
-                "give a YAML config file, or a run folder written by bpcli train",
-            )
-        if overrides:
-            raise ConfigError(
-                f"--set applies to a config file, but {path} is a run folder",
-                "explain the config instead, or drop --set",
-            )
-        run = LoadedRun(path)
-        n = batch or run.config.training.batch_size
-        return explain(run.network, run.config, n, origin=f"run folder {path}")
-    from bpcli.config import load_config
-    from bpcli.train import setup
-
-    config = load_config(path, list(overrides))
-    experiment = setup(config)
-    rows = len(experiment.data.splits["train"])
+    subject = config_or_run(path, list(overrides))
+    size = subject.config.training.batch_size
     # Training never sees more rows at once than the training split holds.
-    n = batch or min(config.training.batch_size, rows)
-    return explain(experiment.network, config, n, rows, origin=str(path))
+    n = batch or (min(size, subject.train_size) if subject.train_size else size)
+    origin = str(path) if subject.run is None else subject.origin
+    return explain(subject.network, subject.config, n, subject.train_size, origin=origin)
 
 
 # ---------------------------------------------------------------------------- rendering

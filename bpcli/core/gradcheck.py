@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bpcli.losses import Loss
-from bpcli.network import MLP
+from bpcli.core.losses import Loss
+from bpcli.core.network import MLP
 
 RELATIVE_FLOOR = 1e-3
 
@@ -75,11 +75,11 @@ class Objective:
     def kink_sides(self) -> list[np.ndarray]:
         """Which side of each kink every pre-activation (and mae residual) lies on, now."""
         sides = []
-        for index, layer in enumerate(self.network.layers):
-            Z = self.network._Z[index]
+        last_pass = self.network.last_pass
+        for layer, Z in zip(self.network.layers, last_pass.Z, strict=True):
             sides.extend(Z > kink for kink in layer.activation.kinks)
         if self.loss.kinks:
-            residual = self.network._A[-1] - self.Y
+            residual = last_pass.A[-1] - self.Y
             sides.extend(residual > kink for kink in self.loss.kinks)
         return sides
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpcli.activations import Activation
+from bpcli.core.activations import Activation
 
 Array = np.ndarray
 
@@ -31,15 +31,16 @@ class Loss:
     """Residuals Ŷ − Y where the loss is not differentiable."""
 
     def value(self, Y: Array, Z: Array, Yhat: Array) -> float:
+        """L, the batch mean."""
         raise NotImplementedError
 
-    def grad(self, Y: Array, Yhat: Array) -> Array:
+    def grad(self, Y: Array, Z: Array, Yhat: Array) -> Array:
         """dL/dŶ, shape (n, k)."""
         raise NotImplementedError
 
     def output_delta(self, Y: Array, Z: Array, Yhat: Array, activation: Activation, out: Array):
-        """dZ_L = dL/dŶ ⊙ g'(Z_L), written into `out` (n, k)."""
-        return activation.backward(self.grad(Y, Yhat), Z, Yhat, out)
+        """dZ_L = dL/dZ_L, written into `out` (n, k): dL/dŶ through g'(Z_L) unless fused."""
+        return activation.backward(self.grad(Y, Z, Yhat), Z, Yhat, out)
 
 
 class MeanSquaredError(Loss):
@@ -53,7 +54,7 @@ class MeanSquaredError(Loss):
         residual = Yhat - Y
         return float(np.mean(residual * residual))
 
-    def grad(self, Y, Yhat):
+    def grad(self, Y, Z, Yhat):
         return (2.0 / Yhat.size) * (Yhat - Y)
 
 
@@ -72,7 +73,7 @@ class MeanAbsoluteError(Loss):
     def value(self, Y, Z, Yhat):
         return float(np.mean(np.abs(Yhat - Y)))
 
-    def grad(self, Y, Yhat):
+    def grad(self, Y, Z, Yhat):
         return np.sign(Yhat - Y) / Yhat.size
 
 
@@ -95,7 +96,7 @@ class Huber(Loss):
         linear = abs_residual - quadratic
         return float(np.mean(0.5 * quadratic * quadratic + self.delta * linear))
 
-    def grad(self, Y, Yhat):
+    def grad(self, Y, Z, Yhat):
         return np.clip(Yhat - Y, -self.delta, self.delta) / Yhat.size
 
 
@@ -117,6 +118,10 @@ class BinaryCrossEntropy(Loss):
     def value(self, Y, Z, Yhat):
         per_element = np.maximum(Z, 0.0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))
         return float(np.mean(per_element))
+
+    def grad(self, Y, Z, Yhat):
+        """dL/dŷ = (ŷ − y) / (ŷ (1 − ŷ) n k): infinite where ŷ saturates, hence the fused delta."""
+        return (Yhat - Y) / (Yhat * (1.0 - Yhat) * Yhat.size)
 
     def output_delta(self, Y, Z, Yhat, activation, out):
         np.subtract(Yhat, Y, out=out)
@@ -157,6 +162,13 @@ class CrossEntropy(Loss):
         z_max = Z.max(axis=1)
         log_sum_exp = z_max + np.log(np.exp(Z - z_max[:, None]).sum(axis=1))
         return float(np.mean(log_sum_exp - Z[rows, Y]))
+
+    def grad(self, Y, Z, Yhat):
+        """dL/dŷ_ij = −[j = y_i] / (n ŷ_ij): infinite where ŷ underflows, hence the fused delta."""
+        rows = self.row_index(len(Y))
+        dYhat = np.zeros_like(Yhat)
+        dYhat[rows, Y] = -1.0 / (len(Y) * Yhat[rows, Y])
+        return dYhat
 
     def output_delta(self, Y, Z, Yhat, activation, out):
         np.copyto(out, Yhat)

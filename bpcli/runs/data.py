@@ -1,5 +1,5 @@
-"""Data for a saved run: its own splits re-derived from config and seed, other labelled data read through
-its saved preprocessing, feature columns matched by name, and the small batch a gradient check uses.
+"""Data for a saved run: its own splits re-derived from config and seed (`rebuild`, the one place that
+does it), other labelled data read through its saved preprocessing, feature columns matched by name.
 """
 
 from __future__ import annotations
@@ -9,21 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bpcli.data import (
-    GENERATORS,
-    SHIPPED,
-    Preprocess,
-    features_from_cells,
-    generate,
-    load_numpy,
-    parse_targets,
-    read_csv_rows,
-    shipped_path,
-)
+from bpcli.data.files import features_from_cells, load_numpy, parse_targets, read_csv_rows
+from bpcli.data.preprocess import Preprocess
+from bpcli.data.sources import BUILTIN, GENERATORS, SHIPPED, generate, generator_options, shipped_path
+from bpcli.data.splits import Prepared
 from bpcli.errors import DataError, RunError
-from bpcli.losses import LOSSES, Loss
-from bpcli.network import MLP
-from bpcli.optimizers import OPTIMIZERS
+from bpcli.training.experiment import prepare_data
 
 SPLITS = ("test", "validation", "train")
 
@@ -40,21 +31,19 @@ class Labelled:
         return self.X.shape[0]
 
 
-def reproducible(config):
-    """The config as `setup` needs it to re-derive data and splits (no weights loaded from elsewhere)."""
-    config = config.model_copy(deep=True)
-    config.model.init_from = None
-    return config
+def rebuild(loaded) -> Prepared:
+    """A saved run's data and splits, re-derived from its config and seed exactly as training made
+    them; refused when the data changed since (the splits could not be the same)."""
+    data = prepare_data(loaded.config)
+    _check_same_data(loaded, data.preprocess)
+    return data
 
 
 def run_split(loaded, split: str) -> Labelled:
     """The rows of `split` exactly as training saw them, through the run's saved preprocessing."""
-    from bpcli.train import setup
-
     if split not in SPLITS:
         raise DataError(f"--split '{split}' is not a split", f"choose one of: {', '.join(SPLITS)}")
-    data = setup(reproducible(loaded.config)).data
-    _check_same_data(loaded, data.preprocess)
+    data = rebuild(loaded)
     rows = data.splits[split].rows
     if len(rows) == 0:
         raise DataError(
@@ -116,12 +105,7 @@ def labelled_source(loaded, source: str) -> Labelled:
     dtype = loaded.network.dtype
     if source in GENERATORS:
         # A fresh sample from the generator (seed + 1), with the run's options if it trained on it.
-        same = config.data.source == source
-        options = {
-            key: getattr(config.data, key)
-            for key in ("n_samples", "noise", "n_classes", "n_features")
-            if same and getattr(config.data, key) is not None
-        }
+        options = generator_options(config.data) if config.data.source == source else {}
         table = generate(source, np.random.default_rng(config.seed + 1), options)
         X, y = _check_width(table.X, prep, table.origin), table.y
     elif source in SHIPPED or Path(source).suffix.lower() == ".csv":
@@ -143,7 +127,7 @@ def labelled_source(loaded, source: str) -> Labelled:
     else:
         raise DataError(
             f"--data '{source}' is neither a built-in dataset nor a .csv/.npz/.npy file",
-            f"built-in: {', '.join(sorted([*GENERATORS, *SHIPPED]))}",
+            f"built-in: {', '.join(BUILTIN)}",
         )
     return Labelled(prep.transform(X, dtype), prep.encode(y, dtype, source), source)
 
@@ -162,50 +146,3 @@ def _check_width(X: np.ndarray, prep: Preprocess, origin: str) -> np.ndarray:
             f"expected features: {', '.join(prep.feature_names)}",
         )
     return X
-
-
-# ---------------------------------------------------------------------------- gradient check
-
-
-@dataclass
-class GradcheckProblem:
-    """A network, a small batch of its data and the objective's settings, ready for check_gradients."""
-
-    network: MLP
-    X: np.ndarray
-    Y: np.ndarray
-    loss: Loss
-    weight_decay: float
-    origin: str
-
-
-def coupled_weight_decay(config) -> float:
-    """λ when the optimizer adds λW to the gradient; 0 for decoupled decay (adamw), outside the gradient."""
-    optimizer = OPTIMIZERS[config.optimizer.name]
-    return 0.0 if optimizer.decoupled_decay else config.optimizer.weight_decay
-
-
-def gradcheck_problem(path: Path, samples: int, overrides: list[str] = ()) -> GradcheckProblem:
-    """From a config file (fresh init with its seed) or a run folder (its trained weights)."""
-    from bpcli.config import load_config
-    from bpcli.runs import LoadedRun
-    from bpcli.train import setup
-
-    if path.is_dir():
-        if overrides:
-            raise DataError("--set applies to a config file, not to a trained run folder")
-        loaded = LoadedRun(path)
-        batch = run_split(loaded, "train")
-        config, network, origin = loaded.config, loaded.network, f"run {path}"
-        X, Y = batch.X, batch.Y
-    else:
-        if not path.is_file():
-            raise DataError(f"{path}: neither a config file nor a run folder")
-        config = load_config(path, overrides)
-        experiment = setup(config)
-        train = experiment.data.splits["train"]
-        network, origin = experiment.network, f"config {path} (fresh init, seed {config.seed})"
-        X, Y = train.X, train.Y
-    return GradcheckProblem(
-        network, X[:samples], Y[:samples], LOSSES[config.loss], coupled_weight_decay(config), origin
-    )

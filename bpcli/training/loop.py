@@ -1,6 +1,6 @@
-"""The training loop: set up data, network and optimizer from a config, run mini-batch epochs.
+"""The training loop: mini-batches, epochs, validation, early stopping and the per-batch guard.
 
-It reports each epoch through a callback and never prints; the CLI's display decides what to show.
+It reports each epoch through a callback and never prints; the caller decides what to show.
 """
 
 from __future__ import annotations
@@ -12,29 +12,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bpcli.config import Config
-from bpcli.data import Prepared, Split, prepare
+from bpcli.core.metrics import LOWER_IS_BETTER, MetricAccumulator, evaluate
+from bpcli.core.network import MLP
+from bpcli.core.schedules import SCHEDULES
+from bpcli.data.splits import Split
 from bpcli.errors import ConfigError
-from bpcli.losses import LOSSES, Loss
-from bpcli.metrics import LOWER_IS_BETTER, MetricAccumulator, evaluate
-from bpcli.network import MLP
-from bpcli.optimizers import OPTIMIZERS, SCHEDULES, Optimizer
-from bpcli.safety import BatchGuard, TrainingDiverged, TrainingStopped  # noqa: F401 (re-export)
-
-
-@dataclass
-class Experiment:
-    """Everything a training run needs, built from one config and one seed."""
-
-    config: Config
-    data: Prepared
-    network: MLP
-    loss: Loss
-    optimizer: Optimizer
-    shuffle_rng: np.random.Generator
-
-    @property
-    def task(self) -> str:
-        return self.loss.task
+from bpcli.training.experiment import Experiment
+from bpcli.training.guard import BatchGuard, TrainingStopped
+from bpcli.training.state import capture, restore
 
 
 @dataclass
@@ -44,46 +29,6 @@ class History:
     epochs: list[dict] = field(default_factory=list)
     best_epoch: int | None = None
     stopped_early: bool = False
-
-
-def build_network(config: Config, inputs: int, outputs: int, rng) -> MLP:
-    model = config.model
-    widths = [inputs, *model.hidden, outputs]
-    try:
-        return MLP.build(
-            widths,
-            model.activation,
-            model.output_activation,
-            model.init,
-            rng,
-            np.dtype(config.training.dtype),
-            model.init_std,
-        )
-    except MemoryError:
-        raise ConfigError(
-            f"model.hidden: a network with widths {widths} does not fit in memory",
-            "use fewer or narrower hidden layers",
-        ) from None
-
-
-def setup(config: Config) -> Experiment:
-    """Seeded data, network and optimizer. One seed fixes data, split, init and shuffling alike."""
-    rng_data, rng_split, rng_init, rng_shuffle = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(4)
-    )
-    loss = LOSSES[config.loss]
-    dtype = np.dtype(config.training.dtype)
-    data = prepare(config.data, loss.task, dtype, rng_data, rng_split)
-    network = build_network(
-        config, data.splits["train"].X.shape[1], data.preprocess.outputs, rng_init
-    )
-    if config.model.init_from:
-        from bpcli.runs import load_weights_into
-
-        load_weights_into(network, config.model.init_from)
-    settings = config.optimizer.model_dump(exclude={"name", "lr", "schedule"})
-    optimizer = OPTIMIZERS[config.optimizer.name](**settings)
-    return Experiment(config, data, network, loss, optimizer, rng_shuffle)
 
 
 def learning_rate(config: Config, epoch: int) -> float:
@@ -124,8 +69,8 @@ def train_epoch(
 ) -> dict:
     """One pass over the training split; returns the running train metrics of the epoch.
 
-    `guard(batch_loss, params)`, if given, runs before each optimizer step (see safety.BatchGuard).
-    An `observer` (e.g. bpcli.diagnostics.Diagnostics) sees each batch's fresh gradients through
+    `guard(batch_loss, params)`, if given, runs before each optimizer step (see guard.BatchGuard).
+    An `observer` (e.g. training.diagnostics.Diagnostics) sees each batch's fresh gradients through
     `observer.after_backward(network)`, called between the backward pass and the optimizer step.
     """
     network, loss, optimizer = experiment.network, experiment.loss, experiment.optimizer
@@ -217,14 +162,12 @@ def fit(
 ) -> History:
     """Train for the configured epochs (or until early stopping); returns the history.
 
-    resume: a checkpoint.TrainingState to continue from (checked with checkpoint.check_state).
+    resume: a TrainingState to continue from (checked with runs.checkpoint.check_state).
     on_checkpoint(state): called every training.checkpoint_every epochs and after the last epoch.
     should_stop(): polled at batch boundaries; a signal number stops training (TrainingInterrupted).
     A stop (interrupt or divergence) carries the last good state, at the last epoch end, as `.state`.
     observer: gets `after_backward(network)` per batch and `end_epoch(record)` per epoch.
     """
-    from bpcli.checkpoint import capture, restore
-
     config, network = experiment.config, experiment.network
     training = config.training
     validation = experiment.data.splits["validation"]

@@ -3,23 +3,17 @@ r"""Backward-pass diagnostics: per epoch and layer, gradient norms, update ratio
 `Diagnostics` observes `fit`: after every backward pass it folds the batch into running sums (a few
 cheap NumPy reductions per layer); at the end of each epoch it closes one row per layer, checks the
 rows for vanishing or exploding gradients and dead ReLUs, and reports each problem once, with a hint.
-The rows go to diagnostics.csv in the run folder; `alerts` re-derives the warnings from them.
+The run folder saves the rows; `alerts` re-derives the warnings from them.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from bpcli.errors import RunError
-
-FILENAME = "diagnostics.csv"
 COLUMNS = (
     "epoch",
     "layer",
@@ -130,7 +124,7 @@ class Diagnostics:
     def after_backward(self, network) -> None:
         """Fold one batch in: called after `backward` (gradients fresh) and before the optimizer step."""
         self.batches += 1
-        layers, Z = network.layers, network.pre_activations
+        layers, Z = network.layers, network.last_pass.Z
         for i, layer in enumerate(layers):
             self.grad_sq[i] += float(np.vdot(layer.dW, layer.dW))
         for i in self.pending:
@@ -195,53 +189,10 @@ class Diagnostics:
             row["saturated_fraction"] = self.saturated[i] / max(self.seen[i], 1)
         return row
 
-    def resume(self, run_dir: Path, epoch: int) -> None:
-        """Continue a resumed run: its rows up to `epoch`, first-epoch norms and warnings so far."""
-        path = Path(run_dir) / FILENAME
-        if not path.is_file():
-            return
-        self.rows = [row for row in read_csv(path) if row["epoch"] <= epoch]
+    def resume(self, rows: list[dict], epoch: int) -> None:
+        """Continue a resumed run from its saved rows: those up to `epoch`, first-epoch norms and
+        the warnings given so far."""
+        self.rows = [row for row in rows if row["epoch"] <= epoch]
         first = min((row["epoch"] for row in self.rows), default=None)
         self.first_norms = {r["layer"]: r["grad_norm"] for r in self.rows if r["epoch"] == first}
         self.alerts = alerts(self.rows)
-
-    def save(self, run_dir: Path) -> Path:
-        """Write diagnostics.csv into the run folder (atomically)."""
-        from bpcli.runs import atomic_write
-
-        path = Path(run_dir) / FILENAME
-        atomic_write(path, to_csv(self.rows))
-        return path
-
-
-def to_csv(rows: list[dict]) -> str:
-    """Rows as CSV; quantities that do not apply to a layer (dead ReLUs of tanh …) stay empty."""
-    stream = io.StringIO()
-    writer = csv.DictWriter(stream, COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if row[k] is None else _cell(row[k]) for k in COLUMNS})
-    return stream.getvalue()
-
-
-def _cell(value):
-    return f"{value:.6g}" if isinstance(value, float) else value
-
-
-def read_csv(path: Path) -> list[dict]:
-    """Rows of a diagnostics.csv, numbers parsed back (empty cells become None)."""
-    numeric = ("grad_norm", "update_ratio", "dead_fraction", "saturated_fraction")
-    try:
-        with open(path, newline="", encoding="utf-8") as stream:
-            return [
-                {
-                    "epoch": int(record["epoch"]),
-                    "layer": int(record["layer"]),
-                    "activation": record["activation"],
-                    "units": int(record["units"]),
-                    **{key: float(record[key]) if record[key] else None for key in numeric},
-                }
-                for record in csv.DictReader(stream)
-            ]
-    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as error:
-        raise RunError(f"{path}: not a readable diagnostics file ({error})") from None

@@ -15,10 +15,11 @@ from typing import TextIO
 
 import numpy as np
 
-from bpcli.data import Preprocess, csv_records
+from bpcli.data.files import csv_records
+from bpcli.data.preprocess import Preprocess
 from bpcli.errors import DataError
-from bpcli.rundata import feature_columns
-from bpcli.runs import atomic_file
+from bpcli.runs.atomic import atomic_file
+from bpcli.runs.data import feature_columns
 
 CHUNK_ROWS = 4096
 
@@ -170,15 +171,15 @@ def output_columns(prep: Preprocess, Yhat: np.ndarray, proba: bool) -> list[np.n
     return columns
 
 
-def write_predictions(network, prep: Preprocess, chunks: Iterator, out: TextIO, proba: bool) -> int:
-    """Predict every chunk and write CSV rows to `out`, flushing per chunk; returns the row count.
-
-    The header goes out with the first chunk, so input that fails in its first chunk writes nothing.
-    """
+def write_predictions(run, chunks: Iterator, out: TextIO, proba: bool) -> int:
+    """Predict every chunk with a saved `run` and write CSV rows to `out`, flushing per chunk;
+    returns the row count. The header goes out with the first chunk, so input that fails in its
+    first chunk writes nothing."""
+    prep = run.preprocess
     writer = csv.writer(out, lineterminator="\n")
     count = 0
     for X in chunks:
-        Yhat = network.forward(prep.transform(X, network.dtype))
+        Yhat = run.outputs(X)
         if count == 0:
             writer.writerow(output_header(prep, proba))
         writer.writerows(zip(*output_columns(prep, Yhat, proba), strict=True))
@@ -191,7 +192,7 @@ def write_predictions(network, prep: Preprocess, chunks: Iterator, out: TextIO, 
 
 @contextmanager
 def atomic_output(path: Path):
-    """A text stream whose file appears at `path` only when the block succeeds (runs.atomic_file)."""
+    """A text stream whose file appears at `path` only when the block succeeds (runs.atomic.atomic_file)."""
     path = Path(path)
     if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
         raise DataError(f"--output {path}: cannot write there (no writable folder {path.parent})")

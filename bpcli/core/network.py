@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bpcli.activations import ACTIVATIONS, Activation
-from bpcli.initializers import INITIALIZERS
-from bpcli.losses import Loss
+from bpcli.core.activations import ACTIVATIONS, Activation
+from bpcli.core.initializers import INITIALIZERS
+from bpcli.core.losses import Loss
 
 Array = np.ndarray
 
@@ -34,6 +34,23 @@ class Layer:
     def __post_init__(self):
         self.dW = np.zeros_like(self.W)
         self.db = np.zeros_like(self.b)
+
+
+@dataclass(frozen=True)
+class ForwardPass:
+    """What the last forward pass cached: the input A_{l-1}, Z_l and A_l of every layer l = 1..L.
+
+    The arrays are views into buffers the next pass overwrites: read them, copy what you keep.
+    """
+
+    inputs: tuple[Array, ...]
+    Z: tuple[Array, ...]
+    A: tuple[Array, ...]
+
+
+def layer_widths(inputs: int, hidden: list[int], outputs: int) -> list[int]:
+    """[d, h1, …, k]: the input width, the hidden widths, the output width."""
+    return [inputs, *hidden, outputs]
 
 
 @dataclass
@@ -114,7 +131,7 @@ class MLP:
         return params
 
     def state(self) -> dict[str, Array]:
-        """The parameters by name, as saved to weights.npz."""
+        """The parameters by name (W1, b1, …): what a run saves as its weights."""
         return {p.name: p.value for p in self.parameters()}
 
     def load_state(self, arrays: dict[str, Array]) -> None:
@@ -126,9 +143,9 @@ class MLP:
         return sum(p.value.size for p in self.parameters())
 
     @property
-    def pre_activations(self) -> list[Array]:
-        """Z_1 … Z_L of the last forward pass (views into reused buffers: read them, don't keep them)."""
-        return self._Z
+    def last_pass(self) -> ForwardPass:
+        """The inputs, Z_l and A_l of the last forward pass (read-only views; see ForwardPass)."""
+        return ForwardPass(tuple(self._inputs), tuple(self._Z), tuple(self._A))
 
     def _buffer(self, kind: str, layer: int, rows: int) -> Array:
         """A reusable (rows, width) work array for `layer`, grown when a bigger batch arrives."""

@@ -6,14 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bpcli.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from bpcli.config import validate
-from bpcli.data import all_finite, load_numpy
-from bpcli.losses import LOSSES
-from bpcli.network import MLP
-from bpcli.optimizers import OPTIMIZERS
-from bpcli.safety import BatchGuard
-from bpcli.train import BatchLoader, setup, train_epoch
+from bpcli.core.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from bpcli.core.losses import LOSSES
+from bpcli.core.network import MLP
+from bpcli.core.optimizers import OPTIMIZERS
+from bpcli.data.files import all_finite, load_numpy
+from bpcli.training.experiment import setup
+from bpcli.training.guard import BatchGuard
+from bpcli.training.loop import BatchLoader, train_epoch
 
 
 def small_net(activation="relu", dtype=np.float32, seed=0):
@@ -125,9 +126,9 @@ def test_float32_stays_float32_end_to_end(npz_data):
     assert np.isfinite(record["loss"])
     arrays = {p.name: p.value for p in network.parameters()}
     arrays |= {f"d{p.name}": p.grad for p in network.parameters()}
-    arrays |= {f"buffer {key}": buffer for key, buffer in network._buffers.items()}
+    last = network.last_pass
+    arrays |= {f"{kind}{n}": a for kind in ("Z", "A") for n, a in enumerate(getattr(last, kind))}
     arrays |= experiment.optimizer.state
-    arrays["scratch"] = experiment.optimizer._work
     arrays["X"] = split.X
     arrays["batch"] = batches.X_buffer
     arrays["forward"] = network.forward(split.X[:5])

@@ -1,4 +1,4 @@
-r"""Optimizers (name -> class with one in-place `step`) and learning-rate schedules (name -> lr(epoch)).
+r"""Optimizers: name -> class with one in-place `step` over the parameters.
 
 With weight decay λ, the coupled optimizers minimise L + λ/2 Σ_l ||W_l||² (gradient g + λW, on the
 weights only, not the biases); adamw decouples it: W ← W − α λ W before the Adam step.
@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from bpcli.network import Parameter
+from bpcli.core.network import Parameter
 
 
 class Optimizer:
@@ -165,26 +165,3 @@ class AdamW(Adam):
 OPTIMIZERS: dict[str, type[Optimizer]] = {
     cls.name: cls for cls in [SGD, Momentum, Nesterov, RMSProp, Adam, AdamW]
 }
-
-
-def constant(lr, epoch, epochs, step_size, gamma, min_lr):
-    """α_e = α."""
-    return lr
-
-
-def step(lr, epoch, epochs, step_size, gamma, min_lr):
-    """α_e = α γ^floor(e / step_size)."""
-    return lr * gamma ** (epoch // step_size)
-
-
-def exponential(lr, epoch, epochs, step_size, gamma, min_lr):
-    """α_e = α γ^e."""
-    return lr * gamma**epoch
-
-
-def cosine(lr, epoch, epochs, step_size, gamma, min_lr):
-    """α_e = α_min + (α − α_min)(1 + cos(π e / E)) / 2."""
-    return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * epoch / epochs))
-
-
-SCHEDULES = {f.__name__: f for f in [constant, step, exponential, cosine]}

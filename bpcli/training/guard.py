@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from bpcli.core.network import MLP, Parameter
 from bpcli.errors import BpcliError
-from bpcli.network import MLP, Parameter
 
 
 class TrainingStopped(BpcliError):

@@ -1,0 +1,143 @@
+"""The public Python API: what every `bpcli` command calls, and what a notebook or a sweep calls in-process.
+
+    import bpcli
+    run = bpcli.train("configs/iris.yaml", ["training.epochs=50"], out="runs/iris", force=True)
+    run.predict(X)                      # labels as in training (values for regression)
+    run.evaluate("test").metrics        # {'loss': …, 'accuracy': …, …}
+    run = bpcli.load("runs/iris")       # a saved run (bpcli.Run.load)
+    bpcli.gradcheck("configs/iris.yaml").passed
+
+Errors are `bpcli.errors.BpcliError`s with a message and a hint, as the CLI shows them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bpcli.config import Config, config_from_dict, load_config
+from bpcli.core.gradcheck import TensorCheck, check_gradients
+from bpcli.core.losses import LOSSES
+from bpcli.core.optimizers import OPTIMIZERS
+from bpcli.explanation import Explanation, explain_path
+from bpcli.runs import session
+from bpcli.runs.resolve import config_or_run
+from bpcli.runs.run import Run
+from bpcli.runs.session import Listener
+from bpcli.training.experiment import Experiment, setup
+
+__all__ = [
+    "GradcheckResult",
+    "Listener",
+    "Run",
+    "explain",
+    "gradcheck",
+    "load",
+    "resume",
+    "train",
+    "validate",
+]
+
+ConfigLike = str | Path | dict | Config
+
+
+def _config(config: ConfigLike, overrides) -> Config:
+    """A validated Config from a file path, a config mapping (paths relative to the working
+    folder) or a Config (used as given)."""
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, dict):
+        return config_from_dict(config, list(overrides))
+    return load_config(config, list(overrides))
+
+
+def train(
+    config: ConfigLike,
+    overrides: list[str] = (),
+    *,
+    out: str | Path | None = None,
+    force: bool = False,
+    listener: Listener | None = None,
+) -> Run:
+    """Train a config into a new run folder and return the saved run.
+
+    `overrides` are `key.path=value` strings, as `--set` takes them; `out` is the exact run folder
+    (default: <output.dir>/<name>-<time>); `listener` hears the epochs (see runs.session.Listener).
+    """
+    return session.train(_config(config, overrides), out=out, force=force, listener=listener)
+
+
+def resume(
+    run_dir: str | Path, overrides: list[str] = (), *, listener: Listener | None = None
+) -> Run:
+    """Continue an interrupted run (or train a finished one longer) from its checkpoint."""
+    return session.resume(run_dir, list(overrides), listener=listener)
+
+
+def load(path: str | Path) -> Run:
+    """A finished run from its folder."""
+    return Run.load(path)
+
+
+def validate(config: ConfigLike, overrides: list[str] = ()) -> Experiment:
+    """Check a config and load its data without training; the experiment it would train."""
+    return setup(_config(config, overrides))
+
+
+@dataclass
+class GradcheckResult:
+    """Backprop's gradient of every tensor against central differences (float64)."""
+
+    origin: str
+    samples: int
+    loss: str
+    weight_decay: float
+    eps: float
+    tol: float
+    checks: list[TensorCheck]
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    def as_dict(self) -> dict:
+        return {
+            "samples": self.samples,
+            "loss": self.loss,
+            "weight_decay": self.weight_decay,
+            "eps": self.eps,
+            "tol": self.tol,
+            "passed": self.passed,
+            "tensors": [check.as_dict() for check in self.checks],
+        }
+
+
+def coupled_weight_decay(config: Config) -> float:
+    """λ when the optimizer adds λW to the gradient; 0 for decoupled decay (adamw), outside it."""
+    optimizer = OPTIMIZERS[config.optimizer.name]
+    return 0.0 if optimizer.decoupled_decay else config.optimizer.weight_decay
+
+
+def gradcheck(
+    target: str | Path,
+    *,
+    samples: int = 8,
+    eps: float = 1e-6,
+    tol: float = 1e-6,
+    max_params: int | None = 5000,
+    overrides: list[str] = (),
+) -> GradcheckResult:
+    """Check the gradients of a config's fresh network or a run's trained one on `samples` rows."""
+    subject = config_or_run(target, list(overrides))
+    rows = subject.train_rows()
+    X, Y = rows.X[:samples], rows.Y[:samples]
+    loss, decay = LOSSES[subject.config.loss], coupled_weight_decay(subject.config)
+    checks = check_gradients(subject.network, X, Y, loss, decay, eps, tol, max_params or None)
+    return GradcheckResult(subject.origin, int(X.shape[0]), loss.name, decay, eps, tol, checks)
+
+
+def explain(
+    target: str | Path, *, batch: int | None = None, overrides: list[str] = ()
+) -> Explanation:
+    """The forward and backward equations of a config's or a run's network, with real shapes."""
+    return explain_path(target, batch, overrides)

@@ -1,0 +1,26 @@
+"""The command line: the Typer app (app.py), one module per command, and all terminal rendering
+(render.py). Commands parse, call the library (bpcli.api), print.
+
+Command modules import only Typer at the top and the library inside each command, so that `bpcli --help`
+and `bpcli --version` start without loading NumPy or pydantic.
+"""
+
+from bpcli.commands import (  # noqa: F401 (each module registers its command with the app)
+    eval,
+    explain,
+    gradcheck,
+    inspect,
+    plot,
+    predict,
+    train,
+    validate,
+)
+from bpcli.commands.app import app
+
+
+def main() -> None:
+    """Entry point of the `bpcli` script and `python -m bpcli`."""
+    app(prog_name="bpcli")
+
+
+__all__ = ["app", "main"]

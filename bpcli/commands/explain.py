@@ -1,0 +1,44 @@
+"""`bpcli explain`: the forward and backward equations of a network, with its real shapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bpcli.commands.app import SetOption, app, user_errors
+
+
+@app.command(
+    "explain",
+    epilog="Examples:  bpcli explain configs/xor.yaml  |  bpcli explain runs/digits-20250101-120000 "
+    "--batch 1  |  bpcli explain configs/digits.yaml --markdown > digits-backprop.md",
+)
+def explain_command(
+    target: Annotated[
+        Path, typer.Argument(help="YAML config file or run folder.", show_default=False)
+    ],
+    batch: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            "--batch",
+            "-n",
+            min=1,
+            help="Rows n in the shapes (default: the batch size training uses).",
+            show_default=False,
+        ),
+    ] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Markdown with LaTeX math instead of plain text.")
+    ] = False,
+    overrides: SetOption = None,
+) -> None:
+    """Print the forward and backward pass of a network as equations with their real shapes."""
+    with user_errors():
+        from bpcli import api
+        from bpcli.explanation import render_markdown, render_text
+
+        explanation = api.explain(target, batch=batch, overrides=overrides or [])
+        render = render_markdown if markdown else render_text
+        typer.echo(render(explanation), nl=False)

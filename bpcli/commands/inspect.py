@@ -1,0 +1,31 @@
+"""`bpcli inspect`: a report on a saved run (config, layers, metrics, best epoch, diagnostics, files)."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from bpcli.commands.app import JsonOption, RunArg, app, user_errors
+
+
+@app.command(
+    "inspect",
+    epilog="Examples:  bpcli inspect runs/digits-20250101-120000  |  "
+    "bpcli inspect runs/moons --json | jq .training.best_epoch",
+)
+def inspect_run(run_dir: RunArg, as_json: JsonOption = False) -> None:
+    """Report on a saved run: config, parameters per layer, metrics, best epoch, diagnostics, files."""
+    with user_errors():
+        from rich.console import Console
+
+        from bpcli.commands.render import inspect_parts
+        from bpcli.runs.report import build_report
+
+        report = build_report(run_dir)
+        if as_json:
+            typer.echo(json.dumps(report))
+            return
+        console = Console(highlight=False)
+        for part in inspect_parts(report):
+            console.print(part)

@@ -1,0 +1,71 @@
+"""`bpcli predict`: CSV predictions of a saved run for a .csv/.npy/.npz file or CSV on stdin."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bpcli.commands.app import RunArg, app, user_errors
+
+
+@app.command(
+    epilog="Examples:  bpcli predict runs/iris flowers.csv  |  "
+    "cat big.csv | bpcli predict runs/iris - | head  |  "
+    "bpcli predict runs/iris flowers.csv --proba --output predictions.csv"
+)
+def predict(
+    run: RunArg,
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Features: a .csv (header with the training columns), .npy or .npz file, or - for CSV on stdin.",
+            metavar="[INPUT|-]",
+        ),
+    ] = "-",
+    proba: Annotated[
+        bool, typer.Option("--proba", help="Add one probability column per class (proba_<label>).")
+    ] = False,
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--output", "-o", help="Write the CSV to FILE (atomically) instead of stdout."
+        ),
+    ] = None,
+) -> None:
+    """Predict with a trained run; writes CSV with a prediction column (labels as in training).
+
+    When the reader of stdout stops early (bpcli predict ... | head), predict stops quietly with exit 0.
+    """
+    with user_errors():
+        from bpcli import api
+        from bpcli.commands.render import stderr_console
+        from bpcli.errors import DataError
+        from bpcli.runs.predict import atomic_output, feature_chunks, write_predictions
+
+        loaded = api.load(run)
+        if proba and loaded.task == "regression":
+            raise DataError("--proba applies to classifiers; this run is a regression model")
+        if source == "-" and sys.stdin.isatty():
+            raise DataError(
+                "no INPUT given and stdin is a terminal", "pass a file, or pipe CSV into -"
+            )
+        stdin = sys.stdin
+        if source == "-" and hasattr(sys.stdin, "buffer"):
+            stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="")
+        chunks = feature_chunks(source, stdin, loaded.preprocess, loaded.config.data.target)
+        if output is None:
+            try:
+                write_predictions(loaded, chunks, sys.stdout, proba)
+            except BrokenPipeError:
+                # The reader left (| head): silence the final flush of stdout and stop as a success.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                raise typer.Exit(0) from None
+            return
+        with atomic_output(output) as stream:
+            count = write_predictions(loaded, chunks, stream, proba)
+        stderr_console().print(f"wrote {count} predictions to {output}", markup=False)

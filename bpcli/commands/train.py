@@ -1,0 +1,95 @@
+"""`bpcli train`: train a config (or resume a run) into a run folder; print its path or summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bpcli.commands.app import JsonOption, QuietOption, SetOption, app, user_errors
+
+
+@app.command(
+    epilog="Examples:  bpcli train configs/digits.yaml  |  "
+    "run=$(bpcli train configs/iris.yaml --quiet --set training.epochs=50)  |  "
+    "bpcli train configs/moons.yaml --out runs/moons --force --json  |  "
+    "bpcli train --resume runs/moons"
+)
+def train(
+    config: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Argument(help="YAML config file (omitted with --resume).", show_default=False),
+    ] = None,
+    overrides: SetOption = None,
+    out: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--out", "-o", help="Exact run folder (default: <output.dir>/<name>-<time>)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Allow --out to be a non-empty folder.")
+    ] = False,
+    resume: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--resume",
+            help="Continue the run in RUN_DIR from its checkpoint (after Ctrl-C, SIGTERM, "
+            "divergence, or to train longer with --set training.epochs=N).",
+            metavar="RUN_DIR",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Train a network from CONFIG and save the run folder; prints its path (or JSON summary).
+
+    Ctrl-C or SIGTERM stops at the next batch, saves a checkpoint and exits 130 or 143.
+    """
+    with user_errors():
+        from rich.markup import escape
+
+        from bpcli import api
+        from bpcli.commands.render import (
+            TrainingDisplay,
+            loss_chart,
+            metrics_table,
+            stderr_console,
+            summary_line,
+        )
+        from bpcli.errors import ConfigError
+        from bpcli.training.guard import TrainingInterrupted
+        from bpcli.training.signals import SecondSignal
+
+        if resume is not None and (config is not None or out is not None or force):
+            raise ConfigError(
+                "--resume RUN_DIR continues that run with its own config",
+                "give no CONFIG, --out or --force with --resume (change settings with --set)",
+            )
+        if resume is None and config is None:
+            raise ConfigError(
+                "missing CONFIG", "bpcli train CONFIG, or bpcli train --resume RUN_DIR"
+            )
+        console = stderr_console()
+        display = TrainingDisplay(console, quiet)
+        try:
+            if resume is not None:
+                run = api.resume(resume, overrides or [], listener=display)
+            else:
+                run = api.train(config, overrides or [], out=out, force=force, listener=display)
+        except TrainingInterrupted as stop:
+            console.print(f"[yellow]{escape(stop.message)}[/yellow]\n{escape(stop.hint or '')}")
+            raise typer.Exit(stop.exit_code) from None
+        except SecondSignal as second:
+            console.print(
+                "stopped at once by a second signal; files already written are intact",
+                style="yellow",
+            )
+            raise typer.Exit(second.exit_code) from None
+        if not quiet:
+            console.print(
+                loss_chart(run.history), summary_line(run.history), sep="\n", markup=False
+            )
+            console.print(metrics_table(run.summary["metrics"], f"{run.name}: final metrics"))
+        typer.echo(json.dumps(run.summary) if as_json else str(run.path))

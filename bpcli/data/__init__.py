@@ -1,0 +1,1 @@
+"""Data: sources, file readers, preprocessing and splits."""

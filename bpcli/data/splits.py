@@ -1,0 +1,71 @@
+"""Splits: a source's rows divided into train, validation and test, made network-ready.
+
+One seeded permutation decides the split; the split arrays are copies of the selected rows,
+preprocessed in place (the full-data train split of a config without held-out rows is not copied).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bpcli.data.files import Table
+from bpcli.data.preprocess import Preprocess, fit_preprocess
+from bpcli.data.sources import generator_options, load_table
+from bpcli.errors import DataError
+
+
+@dataclass
+class Split:
+    """One split's network-ready arrays and its row indices in the source table."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    rows: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass
+class Prepared:
+    splits: dict[str, Split]
+    preprocess: Preprocess
+    table: Table
+
+
+def split_rows(n: int, validation: float, test: float, rng) -> dict[str, np.ndarray]:
+    """Shuffled row indices for train / validation / test (fractions of n, rounded)."""
+    order = rng.permutation(n)
+    n_test, n_val = round(n * test), round(n * validation)
+    if n - n_test - n_val < 1:
+        raise DataError(f"only {n} rows: nothing left for training after the splits")
+    return {
+        "train": np.sort(order[n_test + n_val :]),
+        "validation": np.sort(order[n_test : n_test + n_val]),
+        "test": np.sort(order[:n_test]),
+    }
+
+
+def _take_rows(array: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """array[index]; the array itself when the split is every row (split_rows sorts), not a copy."""
+    return array if len(index) == len(array) else array[index]
+
+
+def prepare(data_config, task: str, dtype, rng_data, rng_split) -> Prepared:
+    """Load the configured data, split it, fit the preprocessing and build network-ready splits."""
+    table = load_table(
+        data_config.source, data_config.target, rng_data, generator_options(data_config)
+    )
+    rows = split_rows(len(table.y), data_config.validation_split, data_config.test_split, rng_split)
+    prep = fit_preprocess(table, task, rows["train"], data_config.standardize)
+    splits = {
+        name: Split(
+            prep.transform(_take_rows(table.X, index), dtype, owned=len(index) < len(table.X)),
+            prep.encode(_take_rows(table.y, index), dtype),
+            index,
+        )
+        for name, index in rows.items()
+    }
+    return Prepared(splits, prep, table)

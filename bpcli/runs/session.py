@@ -1,0 +1,251 @@
+"""One training session into a run folder, fresh or resumed: checkpoints, stop signals, divergence.
+
+It reports through a `Listener` (the CLI's live display is one; the default says nothing) and never
+prints. A failed start leaves no folder behind; a stopped run keeps its last good state to resume from.
+"""
+
+from __future__ import annotations
+
+import platform
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bpcli import __version__
+from bpcli.config import Config, load_config
+from bpcli.errors import BpcliError
+from bpcli.runs.checkpoint import check_state, data_fingerprint
+from bpcli.runs.folder import RunFolder, new_run_dir
+from bpcli.runs.run import Run
+from bpcli.training.diagnostics import Diagnostics
+from bpcli.training.experiment import Experiment, setup
+from bpcli.training.guard import TrainingInterrupted, TrainingStopped
+from bpcli.training.loop import History, final_metrics, fit
+from bpcli.training.signals import StopSignals
+
+
+class Listener:
+    """What a session tells its caller; every method does nothing here. Used as a context manager
+    around the epochs (a live display starts and stops there)."""
+
+    def begin(self, experiment: Experiment, run_dir: Path, start_epoch: int) -> None:
+        """Training is about to start (or continue after `start_epoch` epochs)."""
+
+    def on_epoch(self, record: dict) -> None:
+        """An epoch ended: its record (epoch, lr, train and validation metrics, seconds)."""
+
+    def warn(self, message: str, hint: str | None = None) -> None:
+        """A problem seen while training (dead ReLUs, exploding gradients)."""
+
+    def note(self, message: str) -> None:
+        """Something worth knowing about the session (a resume that changes settings)."""
+
+    def __enter__(self) -> Listener:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+
+@dataclass
+class Session:
+    """A run folder being trained: the experiment, where it started, what it created."""
+
+    experiment: Experiment
+    folder: RunFolder
+    state: object | None = None
+    created: tuple[Path, ...] = ()
+
+    @property
+    def fingerprint(self) -> str:
+        return data_fingerprint(self.experiment)
+
+
+def start_fresh(
+    config: Config | str | Path, overrides: list[str], out, force: bool
+) -> Session:
+    """Config, data and network first (errors leave no folder behind), then the run folder."""
+    if not isinstance(config, Config):
+        config = load_config(config, overrides)
+    experiment = setup(config)
+    target = Path(out) if out is not None else Path(config.output.dir)
+    # the folders this session creates (the run folder and its missing parents), undone on failure
+    created = [p for p in (target, *target.parents) if not p.exists()]
+    folder = RunFolder(new_run_dir(config.output.dir, config.name, out, force))
+    if out is None:
+        created.insert(0, folder.path)
+    folder.begin(config, experiment.data.preprocess)
+    return Session(experiment, folder, None, tuple(created))
+
+
+def start_resumed(run_dir: str | Path, overrides: list[str], listener: Listener) -> Session:
+    """The run's own config (plus overrides) and its checkpoint, checked against the rebuilt network."""
+    folder = RunFolder(run_dir).require("--resume: run folder")
+    state, meta = folder.read_checkpoint()
+    config = folder.read_config(overrides)
+    experiment = setup(config)
+    check_state(experiment, state, meta, folder.checkpoint)
+    if meta.config_hash != config.digest():
+        listener.note(
+            "note: the config differs from the checkpoint's, so the result will differ from an "
+            "uninterrupted run"
+        )
+        folder.write_config(config)
+    return Session(experiment, folder, state)
+
+
+def train(
+    config: Config | str | Path,
+    overrides: list[str] = (),
+    *,
+    out: str | Path | None = None,
+    force: bool = False,
+    listener: Listener | None = None,
+) -> Run:
+    """Train a config (a file, or a validated Config) into a new run folder; returns the saved run."""
+    listener = listener or Listener()
+    return _run(start_fresh(config, list(overrides), out, force), listener, fresh=True)
+
+
+def resume(run_dir: str | Path, overrides: list[str] = (), *, listener: Listener | None = None) -> Run:
+    """Continue the run in `run_dir` from its checkpoint (with --set style overrides)."""
+    listener = listener or Listener()
+    session = start_resumed(run_dir, list(overrides), listener)
+    epochs = session.experiment.config.training.epochs
+    done = session.state.epoch
+    if (session.state.stopped_early or done >= epochs) and session.folder.finished:
+        listener.note(f"{session.folder.path} already finished after epoch {done}: nothing to resume")
+        return Run.load(session.folder.path)
+    listener.note(f"resuming {session.folder.path} after epoch {done}/{epochs}")
+    return _run(session, listener, fresh=False)
+
+
+def _run(session: Session, listener: Listener, fresh: bool) -> Run:
+    experiment, folder = session.experiment, session.folder
+    config = experiment.config
+    started = time.perf_counter()
+    try:
+        # non-finite values are caught and explained by the BatchGuard: numpy's warnings are noise
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            history = _fit(session, listener)
+            metrics = final_metrics(experiment)
+        wall = time.perf_counter() - started
+        summary = summary_document(experiment, history, metrics, wall, folder.path)
+        folder.write_final(config, experiment.network.state(), history.epochs, summary)
+    except BpcliError as error:
+        if fresh and not isinstance(error, TrainingStopped):
+            _remove_new_folders(folder, session.created)
+        raise
+    return Run(folder, config, experiment.data.preprocess, experiment.network, summary)
+
+
+def _fit(session: Session, listener: Listener) -> History:
+    """`fit` under stop signals, checkpointing as configured; a stop saves the last good state."""
+    experiment, folder = session.experiment, session.folder
+    observer = diagnostics_for(experiment, listener, folder, session.state)
+    fingerprint = session.fingerprint
+
+    def save_progress(good) -> None:
+        folder.write_progress(good, experiment.config, fingerprint)
+        if observer is not None:
+            folder.write_diagnostics(observer.rows)
+
+    with StopSignals() as stop:
+        start = session.state.epoch if session.state is not None else 0
+        listener.begin(experiment, folder.path, start)
+        try:
+            with listener:
+                history = fit(
+                    experiment,
+                    listener.on_epoch,
+                    resume=session.state,
+                    on_checkpoint=save_progress,
+                    should_stop=stop.requested,
+                    observer=observer,
+                )
+        except TrainingStopped as stopped:
+            _keep_last_good(folder, stopped, save_progress)
+            raise
+    if observer is not None:
+        folder.write_diagnostics(observer.rows)
+    return history
+
+
+def diagnostics_for(experiment: Experiment, listener: Listener, folder: RunFolder, state):
+    """The gradient-flow observer when training.diagnostics is on (warnings go to the listener);
+    on resume it carries on from the run's saved rows up to the checkpoint's epoch."""
+    if not experiment.config.training.diagnostics:
+        return None
+    observer = Diagnostics(experiment.network, listener.warn)
+    if state is not None:
+        observer.resume(folder.read_diagnostics() or [], state.epoch)
+    return observer
+
+
+def summary_document(
+    experiment: Experiment, history: History, metrics: dict, wall: float, run_dir: Path
+) -> dict:
+    """The summary of a finished run: final metrics per split, best epoch, time, versions."""
+    config, network = experiment.config, experiment.network
+    return {
+        "name": config.name,
+        "run_dir": str(run_dir),
+        "task": experiment.task,
+        "epochs_run": len(history.epochs),
+        "best_epoch": history.best_epoch,
+        "stopped_early": history.stopped_early,
+        "wall_time_s": round(wall, 3),
+        "parameters": network.parameter_count(),
+        "metrics": metrics,
+        "config_hash": config.digest(),
+        "versions": versions(),
+    }
+
+
+def versions() -> dict:
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": blas_name(),
+        "bpcli": __version__,
+    }
+
+
+def blas_name() -> str:
+    """The BLAS library numpy is linked against, as numpy reports it."""
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas.get('name')} {blas.get('version')}".strip()
+    except Exception:  # numpy < 1.26 has no mode="dicts": the name is then unknown, not fatal
+        return "unknown"
+
+
+def _keep_last_good(folder: RunFolder, stopped: TrainingStopped, save_progress) -> None:
+    """Write the last good state and tell the user how to continue from it."""
+    if stopped.state is None:
+        return
+    save_progress(stopped.state)
+    done = stopped.state.epoch
+    command = f"bpcli train --resume {shlex.quote(str(folder.path))}"
+    if isinstance(stopped, TrainingInterrupted):
+        stopped.hint = (
+            f"saved the state after epoch {done} to {folder.checkpoint}\nresume with: {command}"
+        )
+    else:
+        stopped.hint = (
+            f"{stopped.hint}. The last good state (after epoch {done}) is in {folder.checkpoint}: "
+            f"{command} --set optimizer.lr=<lower>"
+        )
+
+
+def _remove_new_folders(folder: RunFolder, created: tuple[Path, ...]) -> None:
+    """Undo the folders this session created, when training failed before its first epoch."""
+    folder.remove_files()
+    for path in created:  # innermost first; rmdir only removes empty folders
+        try:
+            path.rmdir()
+        except OSError:
+            break

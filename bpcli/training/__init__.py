@@ -1,0 +1,1 @@
+"""Training: the experiment, the loop, its guard against divergence and signals, diagnostics."""

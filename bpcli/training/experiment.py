@@ -1,0 +1,85 @@
+"""An experiment: everything a training run needs (data, network, loss, optimizer, shuffle generator),
+built from one config and its seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bpcli import weights
+from bpcli.config import Config
+from bpcli.core.losses import LOSSES, Loss
+from bpcli.core.network import MLP, layer_widths
+from bpcli.core.optimizers import OPTIMIZERS, Optimizer
+from bpcli.data.splits import Prepared, prepare
+from bpcli.errors import ConfigError
+
+
+@dataclass
+class Experiment:
+    """Everything a training run needs, built from one config and one seed."""
+
+    config: Config
+    data: Prepared
+    network: MLP
+    loss: Loss
+    optimizer: Optimizer
+    shuffle_rng: np.random.Generator
+
+    @property
+    def task(self) -> str:
+        return self.loss.task
+
+
+def seeded_generators(seed: int) -> tuple[np.random.Generator, ...]:
+    """Data, split, init and shuffle generators: one seed fixes them all, each independent."""
+    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
+
+
+def prepare_data(config: Config) -> Prepared:
+    """The config's data, split and preprocessed exactly as training sees it (no network built)."""
+    rng_data, rng_split, _, _ = seeded_generators(config.seed)
+    task = LOSSES[config.loss].task
+    return prepare(config.data, task, np.dtype(config.training.dtype), rng_data, rng_split)
+
+
+def build_network(config: Config, inputs: int, outputs: int, rng: np.random.Generator) -> MLP:
+    """The config's network for `inputs` features and `outputs` outputs, initialised from `rng`."""
+    model = config.model
+    widths = layer_widths(inputs, model.hidden, outputs)
+    try:
+        return MLP.build(
+            widths,
+            model.activation,
+            model.output_activation,
+            model.init,
+            rng,
+            np.dtype(config.training.dtype),
+            model.init_std,
+        )
+    except MemoryError:
+        raise ConfigError(
+            f"model.hidden: a network with widths {widths} does not fit in memory",
+            "use fewer or narrower hidden layers",
+        ) from None
+
+
+def build_optimizer(config: Config) -> Optimizer:
+    """The configured optimizer with its own settings (the learning rate comes per step)."""
+    settings = config.optimizer.model_dump(exclude={"name", "lr", "schedule"})
+    return OPTIMIZERS[config.optimizer.name](**settings)
+
+
+def setup(config: Config) -> Experiment:
+    """Seeded data, network (warm-started from model.init_from if set) and optimizer."""
+    _, _, rng_init, rng_shuffle = seeded_generators(config.seed)
+    data = prepare_data(config)
+    network = build_network(
+        config, data.splits["train"].X.shape[1], data.preprocess.outputs, rng_init
+    )
+    if config.model.init_from:
+        weights.load_into(network, config.model.init_from)
+    loss = LOSSES[config.loss]
+    return Experiment(config, data, network, loss, build_optimizer(config), rng_shuffle)
