@@ -20,6 +20,10 @@ _API = {
     "gradcheck": "bpcli.api",
     "explain": "bpcli.api",
     "Run": "bpcli.api",
+    "inspect": "bpcli.api",
+    "predict_csv": "bpcli.api",
+    "plot_curves": "bpcli.api",
+    "plot_boundary": "bpcli.api",
     "Listener": "bpcli.api",
     "load_config": "bpcli.config",
 }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from bpcli.config import Config, config_from_dict, load_config
 from bpcli.core.gradcheck import TensorCheck, check_gradients
@@ -21,6 +22,8 @@ from bpcli.core.losses import LOSSES
 from bpcli.core.optimizers import OPTIMIZERS
 from bpcli.explanation import Explanation, explain_path
 from bpcli.runs import session
+from bpcli.runs.predict import feature_chunks, write_predictions
+from bpcli.runs.report import build_report
 from bpcli.runs.resolve import config_or_run
 from bpcli.runs.run import Run
 from bpcli.runs.session import Listener
@@ -32,7 +35,11 @@ __all__ = [
     "Run",
     "explain",
     "gradcheck",
+    "inspect",
     "load",
+    "plot_boundary",
+    "plot_curves",
+    "predict_csv",
     "resume",
     "train",
     "validate",
@@ -141,3 +148,33 @@ def explain(
 ) -> Explanation:
     """The forward and backward equations of a config's or a run's network, with real shapes."""
     return explain_path(target, batch, overrides)
+
+
+def predict_csv(
+    run: Run, source: str | Path, out: TextIO, *, proba: bool = False, stdin: TextIO | None = None
+) -> int:
+    """Predict the rows of a .csv (columns matched by name), .npy or .npz file, or of CSV on `stdin`
+    when `source` is '-', and write CSV to `out` chunk by chunk; returns the row count."""
+    chunks = feature_chunks(str(source), stdin, run.preprocess, run.config.data.target)
+    return write_predictions(run, chunks, out, proba)
+
+
+def inspect(path: str | Path) -> dict:
+    """A JSON-ready report on a saved run: config, layers, metrics, best epoch, diagnostics, files."""
+    return build_report(path)
+
+
+def plot_curves(
+    run_dirs: list[str | Path], metric: str = "loss", out: str | Path = "curves.png"
+) -> Path:
+    """Learning curves (train solid, validation dashed) of one or more runs; needs bpcli[plot]."""
+    from bpcli.plots import learning_curves
+
+    return learning_curves([Path(d) for d in run_dirs], metric, Path(out))
+
+
+def plot_boundary(run: Run, out: str | Path) -> Path:
+    """The decision regions of a 2-feature classifier over its data; needs bpcli[plot]."""
+    from bpcli.plots import decision_boundary
+
+    return decision_boundary(run, Path(out))

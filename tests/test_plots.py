@@ -162,3 +162,17 @@ def test_resample_keeps_the_shape_within_the_width():
     squeezed = resample(list(np.arange(100.0)), 10)
     assert len(squeezed) == 10 and squeezed == sorted(squeezed)
     assert squeezed[0] == pytest.approx(4.5)
+
+
+def test_boundary_of_a_warm_started_run_whose_source_weights_are_gone(runs, tmp_path):
+    """A run's data is rebuilt without its model.init_from: the source may be deleted later."""
+    source = tmp_path / "source.npz"
+    source.write_bytes((runs["moons"] / "weights.npz").read_bytes())
+    warm = tmp_path / "warm"
+    args = ["train", "configs/moons.yaml", "--out", str(warm), "-q", "--set", "training.epochs=2"]
+    result = runner.invoke(app, [*args, "--set", f"model.init_from={source}"])
+    assert result.exit_code == 0, result.output
+    source.unlink()
+    result = runner.invoke(app, ["plot", str(warm), "--boundary", "-o", str(tmp_path / "b.png")])
+    assert result.exit_code == 0, result.output
+    assert_picture(tmp_path / "b.png")

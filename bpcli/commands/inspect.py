@@ -19,10 +19,10 @@ def inspect_run(run_dir: RunArg, as_json: JsonOption = False) -> None:
     with user_errors():
         from rich.console import Console
 
+        from bpcli import api
         from bpcli.commands.render import inspect_parts
-        from bpcli.runs.report import build_report
 
-        report = build_report(run_dir)
+        report = api.inspect(run_dir)
         if as_json:
             typer.echo(json.dumps(report))
             return

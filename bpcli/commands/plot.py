@@ -41,14 +41,14 @@ def plot(
     with user_errors():
         from bpcli import api
         from bpcli.errors import BpcliError
-        from bpcli.plots import decision_boundary, learning_curves, require_matplotlib
+        from bpcli.plots import require_matplotlib
 
         require_matplotlib()
         if boundary:
             if len(run_dirs) != 1:
                 raise BpcliError("--boundary draws one run at a time", "give a single RUN_DIR")
-            path = decision_boundary(api.load(run_dirs[0]), out or run_dirs[0] / "boundary.png")
+            path = api.plot_boundary(api.load(run_dirs[0]), out or run_dirs[0] / "boundary.png")
         else:
             default = run_dirs[0] / "curves.png" if len(run_dirs) == 1 else Path("curves.png")
-            path = learning_curves(run_dirs, metric, out or default)
+            path = api.plot_curves(run_dirs, metric, out or default)
         typer.echo(str(path))

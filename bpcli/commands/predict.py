@@ -45,7 +45,7 @@ def predict(
         from bpcli import api
         from bpcli.commands.render import stderr_console
         from bpcli.errors import DataError
-        from bpcli.runs.predict import atomic_output, feature_chunks, write_predictions
+        from bpcli.runs.predict import atomic_output
 
         loaded = api.load(run)
         if proba and loaded.task == "regression":
@@ -57,15 +57,14 @@ def predict(
         stdin = sys.stdin
         if source == "-" and hasattr(sys.stdin, "buffer"):
             stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="")
-        chunks = feature_chunks(source, stdin, loaded.preprocess, loaded.config.data.target)
         if output is None:
             try:
-                write_predictions(loaded, chunks, sys.stdout, proba)
+                api.predict_csv(loaded, source, sys.stdout, proba=proba, stdin=stdin)
             except BrokenPipeError:
                 # The reader left (| head): silence the final flush of stdout and stop as a success.
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 raise typer.Exit(0) from None
             return
         with atomic_output(output) as stream:
-            count = write_predictions(loaded, chunks, stream, proba)
+            count = api.predict_csv(loaded, source, stream, proba=proba, stdin=stdin)
         stderr_console().print(f"wrote {count} predictions to {output}", markup=False)
