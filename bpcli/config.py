@@ -30,6 +30,7 @@ from pydantic import (
 from bpcli.core.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from bpcli.core.initializers import INITIALIZERS
 from bpcli.core.losses import LOSSES
+from bpcli.core.metrics import metric_names
 from bpcli.core.optimizers import OPTIMIZERS
 from bpcli.core.schedules import SCHEDULES
 from bpcli.core.schedules import settings as schedule_settings
@@ -74,7 +75,31 @@ SETTINGS: dict[str, tuple[type, dict]] = {
     "eps": (float, {"gt": 0, "description": "ε: keeps the denominator away from 0"}),
     "step_size": (int, {"ge": 1, "description": "epochs between decays"}),
     "gamma": (float, {"gt": 0, "le": 1, "description": "γ: the decay factor"}),
-    "min_lr": (float, {"ge": 0, "description": "α_min: the final learning rate"}),
+    "min_lr": (
+        float,
+        {"ge": 0, "description": "α_min: the lowest learning rate (cosine: the final one)"},
+    ),
+    "monitor": (
+        str,
+        {"description": "the metric to watch: loss, accuracy / mae, r2, each also as val_<metric>"},
+    ),
+    "factor": (float, {"gt": 0, "lt": 1, "description": "multiplies the rate on a plateau"}),
+    "patience": (
+        int,
+        {"ge": 0, "description": "epochs without improvement before the rate is reduced"},
+    ),
+    "threshold": (
+        float,
+        {"ge": 0, "lt": 1, "description": "the smallest change that counts as improvement"},
+    ),
+    "threshold_mode": (
+        Literal["rel", "abs"],
+        {"description": "rel: relative to the best value so far; abs: absolute"},
+    ),
+    "cooldown": (
+        int,
+        {"ge": 0, "description": "epochs after a reduction during which no plateau is counted"},
+    ),
     "n_samples": (int, {"ge": 1, "description": "number of rows to generate"}),
     "noise": (float, {"ge": 0, "description": "noise level"}),
     "n_classes": (int, {"ge": 2, "description": "number of classes"}),
@@ -109,7 +134,18 @@ def _tagged_union(models: dict[str, type[BaseModel]], key: str, default: str | N
 
 
 class Schedule(Section):
-    """A learning-rate schedule: `name` and that schedule's own settings."""
+    """A learning-rate schedule: `name`, a linear warm-up in front, and the schedule's own settings."""
+
+    warmup_epochs: int = Field(
+        0,
+        ge=0,
+        description="W: a linear warm-up α(e+1)/W over the first W epochs, then the schedule "
+        "over the remaining epochs (0: none)",
+    )
+
+    def options(self) -> dict:
+        """The schedule's own settings (without name and warm-up), as its constructor takes them."""
+        return self.model_dump(exclude={"name", "warmup_epochs"})
 
 
 SCHEDULE_MODELS = {
@@ -135,6 +171,13 @@ class DataConfig(Section):
             )
         return self
 
+    @field_validator("drop", check_fields=False)
+    @classmethod
+    def _features_or_drop(cls, drop, info):
+        if drop is not None and info.data.get("features") is not None:
+            raise ValueError("give either data.features or data.drop, not both")
+        return drop
+
     def target_column(self) -> str | int | None:
         """The target column of a file source; None for generators (they have no columns)."""
         return getattr(self, "target", None)
@@ -153,6 +196,48 @@ _SPLITTING = {
         bool,
         Field(True, description="z-score features with training-split statistics"),
     ),
+    "stratify": (
+        bool | None,
+        Field(
+            None,
+            description="keep every class in each split in its overall proportion "
+            "(default: true for classification losses, false for regression)",
+        ),
+    ),
+}
+_COLUMNS = {
+    "features": (
+        list[str] | None,
+        Field(
+            None, description="the feature columns to use, by name (default: all but the target)"
+        ),
+    ),
+    "drop": (
+        list[str] | None,
+        Field(
+            None, description="columns to leave out of the features, by name (not with features)"
+        ),
+    ),
+    "categorical": (
+        list[str] | Literal["auto"] | None,
+        Field(
+            None,
+            description="feature columns to one-hot encode, by name, or auto: every feature "
+            "column holding text",
+        ),
+    ),
+    "unknown": (
+        Literal["error", "ignore"],
+        Field(
+            "error",
+            description="a category not seen in training: error (exit 2), or ignore (all-zero "
+            "encoding, as scikit-learn's OneHotEncoder(handle_unknown='ignore'))",
+        ),
+    ),
+    "weight": (
+        str | None,
+        Field(None, description="a column of sample weights (numbers >= 0) for the loss"),
+    ),
 }
 FILE_SOURCE = "file"
 DATA_MODELS = {
@@ -165,6 +250,7 @@ DATA_MODELS = {
             Field(None, description="CSV: the target column by name or index (default: the last)"),
         ),
         **_SPLITTING,
+        **_COLUMNS,
     ),
     **{
         name: _variant(
@@ -196,28 +282,89 @@ def data_config(**settings) -> DataConfig:
     return TypeAdapter(DataSource).validate_python(settings)
 
 
+def _hidden_activation(value: str) -> str:
+    return check_name(value, HIDDEN_ACTIVATIONS, "activation")
+
+
+class LayerConfig(Section):
+    """One hidden layer of `model.layers`: its width, activation and dropout rate."""
+
+    width: int = Field(ge=1, description="number of units")
+    activation: str = Field("relu", description="the layer's activation (any hidden activation)")
+    dropout: float = Field(
+        0.0, ge=0, lt=1, description="inverted dropout rate p during training (0: none)"
+    )
+
+    _check_activation = field_validator("activation")(_hidden_activation)
+
+
+SHORTHAND = {"hidden": [64], "activation": "relu", "dropout": 0.0}
+"""The shorthand for hidden layers all alike, with its defaults (used when model.layers is not given)."""
+
+
 class ModelConfig(Section):
-    hidden: list[int] = Field(default_factory=lambda: [64], description="hidden layer widths")
-    activation: str = "relu"
+    hidden: list[int] | None = Field(
+        None, description="hidden layer widths, all alike (default [64]; or model.layers)"
+    )
+    activation: str | None = Field(
+        None, description="the activation of every hidden layer (default relu)"
+    )
+    dropout: float | None = Field(
+        None, ge=0, lt=1, description="inverted dropout rate p of every hidden layer (default 0)"
+    )
+    layers: list[LayerConfig] | None = Field(
+        None,
+        description="the general form: one {width, activation, dropout} per hidden layer, "
+        "instead of hidden/activation/dropout",
+    )
     output_activation: str = "auto"
     init: str = "he_normal"
     init_std: float = Field(0.01, gt=0, description="standard deviation for init: normal")
     init_from: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand_defaults(cls, data):
+        """Without model.layers, the shorthand's missing keys take their defaults."""
+        if isinstance(data, dict) and data.get("layers") is None:
+            missing = {key: value for key, value in SHORTHAND.items() if data.get(key) is None}
+            return {**data, **missing}
+        return data
+
     @field_validator("hidden")
     @classmethod
     def _positive_widths(cls, widths):
-        if any(width < 1 for width in widths):
+        if widths is not None and any(width < 1 for width in widths):
             raise ValueError(f"hidden widths must be >= 1, got {widths}")
         return widths
 
+    @field_validator("layers")
+    @classmethod
+    def _one_form(cls, layers, info):
+        given = [f"model.{key}" for key in SHORTHAND if info.data.get(key) is not None]
+        if layers is not None and given:
+            raise ValueError(
+                f"give either model.layers or {' / '.join(given)}, not both "
+                "(model.layers: [{width: 64, activation: relu, dropout: 0.2}, ...] says it all)"
+            )
+        return layers
+
     _check_activation = field_validator("activation")(
-        lambda v: check_name(v, HIDDEN_ACTIVATIONS, "activation")
+        lambda v: v if v is None else _hidden_activation(v)
     )
     _check_output = field_validator("output_activation")(
         lambda v: check_name(v, [*ACTIVATIONS, "auto"], "output_activation")
     )
     _check_init = field_validator("init")(lambda v: check_name(v, INITIALIZERS, "init"))
+
+    def hidden_layers(self) -> list[LayerConfig]:
+        """Every hidden layer, from model.layers or from the hidden/activation/dropout shorthand."""
+        if self.layers is not None:
+            return self.layers
+        return [
+            LayerConfig(width=width, activation=self.activation, dropout=self.dropout)
+            for width in self.hidden
+        ]
 
 
 class OptimizerConfig(Section):
@@ -271,6 +418,30 @@ class TrainingConfig(Section):
         description="record per-layer gradient diagnostics; warn about vanishing/exploding "
         "gradients and dead ReLUs",
     )
+    class_weight: Literal["balanced"] | dict[str, Annotated[float, Field(gt=0)]] | None = Field(
+        None,
+        description="weigh each class's rows in the loss: balanced (n_samples / (n_classes · "
+        "count), from the training split) or {label: weight} (other labels weigh 1); "
+        "cross_entropy and binary_cross_entropy only",
+    )
+    keep: Literal["last", "best"] = Field(
+        "last",
+        description="which weights the run saves: the last epoch's, or the best epoch's by "
+        "training.monitor (needs a validation split)",
+    )
+    monitor: str = Field(
+        "val_loss",
+        description="the metric that picks the best epoch for keep: best: loss, accuracy / mae, "
+        "r2, each also as val_<metric>",
+    )
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _labels_as_text(cls, value):
+        """Labels are matched as text (YAML may read a label key as a number)."""
+        if isinstance(value, dict):
+            return {str(label): weight for label, weight in value.items()}
+        return value
 
 
 class OutputConfig(Section):
@@ -289,16 +460,73 @@ class Config(Section):
 
     _check_loss = field_validator("loss")(lambda v: check_name(v, LOSSES, "loss"))
 
-    def resolve_output_activation(self) -> None:
-        """Replace output_activation 'auto' by what the loss needs; reject a pairing that does not fit."""
-        required = LOSSES[self.loss].output_activation
-        chosen = self.model.output_activation
+    def resolve(self) -> list[tuple[tuple, str]]:
+        """Fill the keys that depend on others (output_activation auto, stratify), and return the
+        combinations that do not fit, as (key path, why) pairs."""
+        loss = LOSSES[self.loss]
+        problems = []
+        required, chosen = loss.output_activation, self.model.output_activation
         if chosen == "auto":
             self.model.output_activation = required or "identity"
         elif required and chosen != required:
-            raise ValueError(
-                f"'{chosen}' does not fit loss '{self.loss}', which needs '{required}' (or 'auto')"
+            problems.append(
+                (
+                    ("model", "output_activation"),
+                    f"'{chosen}' does not fit loss '{self.loss}', which needs '{required}' (or 'auto')",
+                )
             )
+        classifier = loss.task != "regression"
+        if self.data.stratify is None:
+            self.data.stratify = classifier
+        elif self.data.stratify and not classifier:
+            problems.append(
+                (
+                    ("data", "stratify"),
+                    f"needs class labels; loss '{self.loss}' is a regression loss",
+                )
+            )
+        if self.training.class_weight is not None and not classifier:
+            problems.append(
+                (
+                    ("training", "class_weight"),
+                    f"applies to cross_entropy and binary_cross_entropy, not '{self.loss}'",
+                )
+            )
+        return problems + self._monitoring_problems(loss.task)
+
+    def _monitoring_problems(self, task: str) -> list[tuple[tuple, str]]:
+        """keep: best needs a validation split; every monitor must be a metric this run measures."""
+        validation = self.data.validation_split > 0
+        measured = metric_names(task, validation)
+        problems = []
+        if self.training.keep == "best" and not validation:
+            problems.append(
+                (
+                    ("training", "keep"),
+                    "best needs a validation split (data.validation_split > 0) to pick the epoch",
+                )
+            )
+        schedule = self.optimizer.schedule
+        monitors = [(("optimizer", "schedule", "monitor"), getattr(schedule, "monitor", None))]
+        if self.training.keep == "best":
+            monitors.append((("training", "monitor"), self.training.monitor))
+        for path, monitor in monitors:
+            if monitor is not None and monitor not in measured:
+                problems.append(
+                    (
+                        path,
+                        f"'{monitor}' is not measured in this run; it measures {', '.join(measured)}",
+                    )
+                )
+        if schedule.warmup_epochs >= self.training.epochs:
+            problems.append(
+                (
+                    ("optimizer", "schedule", "warmup_epochs"),
+                    f"{schedule.warmup_epochs} warm-up epochs leave none of training.epochs="
+                    f"{self.training.epochs} for the schedule",
+                )
+            )
+        return problems
 
     def digest(self) -> str:
         """A short hash of the resolved config, recorded with the run."""
@@ -514,13 +742,13 @@ def validate(document: dict, locations: dict | None = None) -> Config:
     except ValidationError as error:
         problems = [_describe(e, locations) for e in error.errors()]
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems)) from None
-    try:
-        config.resolve_output_activation()
-    except ValueError as error:
-        where = _locate(("model", "output_activation"), locations) or _locate(("loss",), locations)
-        raise ConfigError(
-            f"invalid config:\n  model.output_activation ({where}): {error}"
-        ) from None
+    problems = []
+    for path, message in config.resolve():
+        where = _locate(path, locations) or _locate(("loss",), locations)
+        dotted = ".".join(path)
+        problems.append(f"{dotted} ({where}): {message}" if where else f"{dotted}: {message}")
+    if problems:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
     return config
 
 

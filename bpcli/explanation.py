@@ -114,16 +114,41 @@ def _elementwise(activation: Activation) -> bool:
     return activation.derivative.startswith("f'(z)")
 
 
+def _input(network: MLP, number: int) -> str:
+    """The name of layer `number`'s input: A_{l-1}, or D_{l-1} when layer l-1 has dropout."""
+    below = number - 1
+    dropped = below > 0 and network.layers[below - 1].dropout
+    return f"{'D' if dropped else 'A'}{below}"
+
+
+def _dropout(layer, number: int, n: int) -> Line:
+    """D_l = A_l ⊙ M_l, the inverted-dropout line of a hidden layer."""
+    p, width = layer.dropout, layer.W.shape[1]
+    return Line(
+        f"D{number} = A{number} ⊙ M{number}",
+        rf"{_sub('D', number)} = {_sub('A', number)} \odot {_sub('M', number)}",
+        f"D{number}",
+        ((n, width), (n, width)),
+        ("⊙",),
+        (n, width),
+        f"dropout p = {p:g}, training only: M{number} = [U ≥ p] / (1 − p), U ~ Uniform[0, 1)"
+        " per unit; evaluation and prediction use A as it is",
+        rf"dropout $p = {p:g}$, training only: ${_sub('M', number)} = [U \ge p] / (1 - p)$,"
+        r" $U \sim \mathcal{U}[0, 1)$ per unit; evaluation and prediction use $A$ as it is",
+    )
+
+
 def _forward(network: MLP, n: int) -> Section:
     section = Section("Forward pass")
     widths, last = network.widths, len(network.layers)
     section.lines.append(Line("A0 = X", "A_{0} = X", "A0", (), (), (n, widths[0])))
     for number, layer in enumerate(network.layers, start=1):
         fan_in, fan_out = layer.W.shape
+        source = _input(network, number)
         section.lines.append(
             Line(
-                f"Z{number} = A{number - 1}·W{number} + b{number}",
-                f"{_sub('Z', number)} = {_sub('A', number - 1)} {_sub('W', number)} + {_sub('b', number)}",
+                f"Z{number} = {source}·W{number} + b{number}",
+                f"{_sub('Z', number)} = {_sub(source[0], number - 1)} {_sub('W', number)} + {_sub('b', number)}",
                 f"Z{number}",
                 ((n, fan_in), (fan_in, fan_out), (fan_out,)),
                 ("·", "+"),
@@ -145,6 +170,8 @@ def _forward(network: MLP, n: int) -> Section:
                 f"{act.name}: ${act.formula_latex}$",
             )
         )
+        if layer.dropout:
+            section.lines.append(_dropout(layer, number, n))
     return section
 
 
@@ -247,16 +274,31 @@ def _activation_delta(act: Activation, number: int, n: int, width: int) -> Line:
     )
 
 
+def _dropout_delta(number: int, n: int, width: int) -> Line:
+    """dA_l = dD_l ⊙ M_l: the gradient passes through the units the mask kept, rescaled alike."""
+    return Line(
+        f"dA{number} = dD{number} ⊙ M{number}",
+        rf"{_sub('dA', number)} = {_sub('dD', number)} \odot {_sub('M', number)}",
+        f"dA{number}",
+        ((n, width), (n, width)),
+        ("⊙",),
+        (n, width),
+        "dropout: the same mask as in the forward pass",
+        "dropout: the same mask as in the forward pass",
+    )
+
+
 def _backward(network: MLP, loss: Loss, n: int) -> Section:
     section = Section("Backward pass")
     section.lines.extend(_output_delta(network, loss, n))
     for number in range(len(network.layers), 0, -1):
         layer = network.layers[number - 1]
         fan_in, fan_out = layer.W.shape
+        source = _input(network, number)
         section.lines += [
             Line(
-                f"dW{number} = A{number - 1}ᵀ·dZ{number}",
-                rf"{_sub('dW', number)} = {_sub('A', number - 1)}^\top {_sub('dZ', number)}",
+                f"dW{number} = {source}ᵀ·dZ{number}",
+                rf"{_sub('dW', number)} = {_sub(source[0], number - 1)}^\top {_sub('dZ', number)}",
                 f"dW{number}",
                 ((fan_in, n), (n, fan_out)),
                 ("·",),
@@ -274,14 +316,16 @@ def _backward(network: MLP, loss: Loss, n: int) -> Section:
         if number > 1:
             section.lines.append(
                 Line(
-                    f"dA{number - 1} = dZ{number}·W{number}ᵀ",
-                    rf"{_sub('dA', number - 1)} = {_sub('dZ', number)} {_sub('W', number)}^\top",
-                    f"dA{number - 1}",
+                    f"d{source} = dZ{number}·W{number}ᵀ",
+                    rf"{_sub('d' + source[0], number - 1)} = {_sub('dZ', number)} {_sub('W', number)}^\top",
+                    f"d{source}",
                     ((n, fan_out), (fan_out, fan_in)),
                     ("·",),
                     (n, fan_in),
                 )
             )
+            if source.startswith("D"):
+                section.lines.append(_dropout_delta(number - 1, n, fan_in))
             below = network.layers[number - 2].activation
             section.lines.append(_activation_delta(below, number - 1, n, fan_in))
     section.lines.append(
@@ -357,19 +401,37 @@ def _update(network: MLP, config: Config, train_rows: int | None) -> Section:
             f" -> {_plural(steps, 'update')} per epoch, {_plural(config.training.epochs, 'epoch')}"
         )
     section.lines.append(prose(per_batch, per_batch.replace(" t ", " $t$ ")))
-    schedule = SCHEDULES[opt.schedule.name]
-    rule = schedule.__doc__.strip().splitlines()[0].rstrip(".")
-    settings = {**opt.schedule.model_dump(), "epochs": config.training.epochs}
+    section.lines.extend(_schedule(config))
+    return section
+
+
+def _schedule(config: Config) -> list[Line]:
+    """The learning rate per epoch: the schedule's rule with its values, after any warm-up."""
+    schedule, epochs = config.optimizer.schedule, config.training.epochs
+    warmup = schedule.warmup_epochs
+    rule = SCHEDULES[schedule.name].__doc__.strip().splitlines()[0].rstrip(".")
+    settings = {**schedule.model_dump(), "epochs": epochs - warmup}
     extra, extra_latex = _symbols(rule, SCHEDULE_SYMBOLS, settings)
-    section.lines.append(
+    when, when_latex = ("e", "$e$") if not warmup else (f"e ≥ {warmup}", rf"$e \ge {warmup}$")
+    lines = []
+    if warmup:
+        lines.append(
+            prose(
+                f"warm-up: α_e = α (e + 1) / W for e < W = {warmup}; then the schedule counts "
+                f"epochs from e − W, over E = {epochs} − {warmup} = {epochs - warmup}",
+                rf"warm-up: $\alpha_e = \alpha (e + 1) / W$ for $e < W = {warmup}$; then the "
+                rf"schedule counts epochs from $e - W$, over $E = {epochs} - {warmup} = {epochs - warmup}$",
+            )
+        )
+    lines.append(
         prose(
-            f"learning rate at epoch e ({opt.schedule.name} schedule): {rule}"
+            f"learning rate at epoch {when} ({schedule.name} schedule): {rule}"
             + (f", with {extra}" if extra else ""),
-            f"learning rate at epoch $e$ ({opt.schedule.name} schedule): `{rule}`"
+            f"learning rate at epoch {when_latex} ({schedule.name} schedule): `{rule}`"
             + (f", with ${extra_latex}$" if extra else ""),
         )
     )
-    return section
+    return lines
 
 
 def _parameters(network: MLP) -> Section:

@@ -54,8 +54,8 @@ class RecordingLoss:
     def __getattr__(self, name):
         return getattr(self.loss, name)
 
-    def output_delta(self, Y, Z, Yhat, activation, out):
-        result = self.loss.output_delta(Y, Z, Yhat, activation, out)
+    def output_delta(self, Y, Z, Yhat, activation, out, weights=None):
+        result = self.loss.output_delta(Y, Z, Yhat, activation, out, weights)
         self.shapes["output_delta"] = result.shape
         return result
 

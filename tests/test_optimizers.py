@@ -92,11 +92,11 @@ def test_each_optimizer_lowers_the_loss_of_linear_least_squares(name):
 
 
 def test_schedules():
-    assert SCHEDULES["constant"](0.1, 7, 10) == 0.1
-    assert SCHEDULES["step"](0.1, 7, 10, step_size=3, gamma=0.5) == pytest.approx(0.1 * 0.25)
-    assert SCHEDULES["exponential"](0.1, 2, 10, gamma=0.5) == pytest.approx(0.025)
-    assert SCHEDULES["cosine"](0.1, 0, 10, min_lr=0.0) == pytest.approx(0.1)
-    assert SCHEDULES["cosine"](0.1, 5, 10, min_lr=0.0) == pytest.approx(0.05)
+    assert SCHEDULES["constant"](0.1, 10).rate(7) == 0.1
+    assert SCHEDULES["step"](0.1, 10, step_size=3, gamma=0.5).rate(7) == pytest.approx(0.1 * 0.25)
+    assert SCHEDULES["exponential"](0.1, 10, gamma=0.5).rate(2) == pytest.approx(0.025)
+    assert SCHEDULES["cosine"](0.1, 10, min_lr=0.0).rate(0) == pytest.approx(0.1)
+    assert SCHEDULES["cosine"](0.1, 10, min_lr=0.0).rate(5) == pytest.approx(0.05)
 
 
 def test_each_schedule_declares_only_the_settings_it_uses():

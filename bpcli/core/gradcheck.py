@@ -12,6 +12,8 @@ about u·|J|/ε (u the float64 unit roundoff), so it grows with the objective: t
 same standard as a loss around 1.
 Entries whose ±ε step moves a pre-activation (or a residual, for mae) across a kink of a
 non-differentiable function are reported as skipped: there the finite difference is meaningless.
+The network runs as in training: layers with dropout apply a mask, the same fixed mask (drawn from a
+generator re-seeded for every evaluation) in J(θ ± ε e_i) and in the backward pass.
 """
 
 from __future__ import annotations
@@ -56,9 +58,9 @@ class TensorCheck:
 
 
 class Objective:
-    """J(θ) for a fixed batch, plus the kink pattern of the last evaluation."""
+    """J(θ) for a fixed batch (and fixed dropout masks), plus the kink pattern of the last evaluation."""
 
-    def __init__(self, network: MLP, X, Y, loss: Loss, weight_decay: float):
+    def __init__(self, network: MLP, X, Y, loss: Loss, weight_decay: float, mask_seed: int = 0):
         self.network, self.X, self.Y, self.loss, self.weight_decay = (
             network,
             X,
@@ -66,9 +68,10 @@ class Objective:
             loss,
             weight_decay,
         )
+        self.mask_seed = mask_seed
 
     def __call__(self) -> float:
-        self.network.forward(self.X)
+        self.network.forward(self.X, np.random.default_rng(self.mask_seed))
         penalty = sum(float(np.sum(layer.W * layer.W)) for layer in self.network.layers)
         return self.network.loss(self.Y, self.loss) + 0.5 * self.weight_decay * penalty
 

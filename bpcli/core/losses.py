@@ -1,7 +1,11 @@
 r"""Losses: name -> Loss with one interface, a batch mean `value` and the output delta dZ_L = dL/dZ_L.
 
 Shapes: Z and Ŷ = g(Z) are (n, k). Y is (n, k) floats, except for cross_entropy where it holds the
-n integer class indices (a one-hot matrix would only cost memory). Softmax + cross-entropy and
+n integer class indices (a one-hot matrix would only cost memory). Every method takes optional row
+weights r (n,) (class weights and sample weights): the mean then becomes the weighted mean
+    L = Σ_i r_i l_i / Σ_i r_i   (l_i: row i's loss, averaged over its k outputs),
+PyTorch's definition for CrossEntropyLoss(weight=…), and every gradient row i carries r_i / Σ r
+instead of 1/n. Softmax + cross-entropy and
 sigmoid + binary cross-entropy are fused: their value is computed from the logits Z with log-sum-exp
 (cross-entropy reads it off the softmax output while that has not underflowed) and their delta is (Ŷ − Y)/n, so extreme logits never give NaN or inf.
 """
@@ -13,6 +17,27 @@ import numpy as np
 from bpcli.core.activations import Activation
 
 Array = np.ndarray
+
+
+def batch_mean(values: Array, weights: Array | None = None) -> float:
+    """The mean of per-element (n, k) or per-row (n,) values; with row weights r, the weighted mean
+    Σ_i r_i v̄_i / Σ_i r_i of the row means v̄_i."""
+    if weights is None:
+        return float(np.mean(values))
+    rows = values.mean(axis=1) if values.ndim == 2 else values
+    return float(np.dot(weights, rows) / weights.sum())
+
+
+def scale_rows(G: Array, weights: Array | None, per_row: int, factor: float = 1.0) -> Array:
+    """G ·= factor/(n·per_row) (the plain mean), or row i ·= factor·r_i/(per_row·Σ r); in place.
+
+    `per_row` is how many terms a row contributes to the mean (k outputs, or 1 for cross-entropy).
+    """
+    if weights is None:
+        G *= factor / (G.shape[0] * per_row)
+    else:
+        G *= (weights * (factor / (per_row * weights.sum())))[:, None].astype(G.dtype, copy=False)
+    return G
 
 
 class Loss:
@@ -30,17 +55,19 @@ class Loss:
     kinks: tuple[float, ...] = ()
     """Residuals Ŷ − Y where the loss is not differentiable."""
 
-    def value(self, Y: Array, Z: Array, Yhat: Array) -> float:
-        """L, the batch mean."""
+    def value(self, Y: Array, Z: Array, Yhat: Array, weights: Array | None = None) -> float:
+        """L, the batch mean (weighted by the row weights, if given)."""
         raise NotImplementedError
 
-    def grad(self, Y: Array, Z: Array, Yhat: Array) -> Array:
+    def grad(self, Y: Array, Z: Array, Yhat: Array, weights: Array | None = None) -> Array:
         """dL/dŶ, shape (n, k)."""
         raise NotImplementedError
 
-    def output_delta(self, Y: Array, Z: Array, Yhat: Array, activation: Activation, out: Array):
+    def output_delta(
+        self, Y: Array, Z: Array, Yhat: Array, activation: Activation, out: Array, weights=None
+    ):
         """dZ_L = dL/dZ_L, written into `out` (n, k): dL/dŶ through g'(Z_L) unless fused."""
-        return activation.backward(self.grad(Y, Z, Yhat), Z, Yhat, out)
+        return activation.backward(self.grad(Y, Z, Yhat, weights), Z, Yhat, out)
 
 
 class MeanSquaredError(Loss):
@@ -50,12 +77,12 @@ class MeanSquaredError(Loss):
     formula_latex = r"L = \frac{1}{nk} \sum_{i=1}^{n} \sum_{j=1}^{k} (\hat y_{ij} - y_{ij})^2"
     gradient_latex = r"\frac{\partial L}{\partial \hat Y} = \frac{2}{nk} (\hat Y - Y)"
 
-    def value(self, Y, Z, Yhat):
+    def value(self, Y, Z, Yhat, weights=None):
         residual = Yhat - Y
-        return float(np.mean(residual * residual))
+        return batch_mean(residual * residual, weights)
 
-    def grad(self, Y, Z, Yhat):
-        return (2.0 / Yhat.size) * (Yhat - Y)
+    def grad(self, Y, Z, Yhat, weights=None):
+        return scale_rows(Yhat - Y, weights, Yhat.shape[1], 2.0)
 
 
 class MeanAbsoluteError(Loss):
@@ -70,11 +97,11 @@ class MeanAbsoluteError(Loss):
     )
     kinks = (0.0,)
 
-    def value(self, Y, Z, Yhat):
-        return float(np.mean(np.abs(Yhat - Y)))
+    def value(self, Y, Z, Yhat, weights=None):
+        return batch_mean(np.abs(Yhat - Y), weights)
 
-    def grad(self, Y, Z, Yhat):
-        return np.sign(Yhat - Y) / Yhat.size
+    def grad(self, Y, Z, Yhat, weights=None):
+        return scale_rows(np.sign(Yhat - Y), weights, Yhat.shape[1])
 
 
 class Huber(Loss):
@@ -90,14 +117,14 @@ class Huber(Loss):
         r"\frac{\partial L}{\partial \hat Y} = \frac{1}{nk} \operatorname{clip}(\hat Y - Y, -1, 1)"
     )
 
-    def value(self, Y, Z, Yhat):
+    def value(self, Y, Z, Yhat, weights=None):
         abs_residual = np.abs(Yhat - Y)
         quadratic = np.minimum(abs_residual, self.delta)
         linear = abs_residual - quadratic
-        return float(np.mean(0.5 * quadratic * quadratic + self.delta * linear))
+        return batch_mean(0.5 * quadratic * quadratic + self.delta * linear, weights)
 
-    def grad(self, Y, Z, Yhat):
-        return np.clip(Yhat - Y, -self.delta, self.delta) / Yhat.size
+    def grad(self, Y, Z, Yhat, weights=None):
+        return scale_rows(np.clip(Yhat - Y, -self.delta, self.delta), weights, Yhat.shape[1])
 
 
 class BinaryCrossEntropy(Loss):
@@ -115,18 +142,17 @@ class BinaryCrossEntropy(Loss):
     )
     gradient_latex = r"\frac{\partial L}{\partial Z} = \frac{1}{nk} (\hat Y - Y)"
 
-    def value(self, Y, Z, Yhat):
+    def value(self, Y, Z, Yhat, weights=None):
         per_element = np.maximum(Z, 0.0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))
-        return float(np.mean(per_element))
+        return batch_mean(per_element, weights)
 
-    def grad(self, Y, Z, Yhat):
+    def grad(self, Y, Z, Yhat, weights=None):
         """dL/dŷ = (ŷ − y) / (ŷ (1 − ŷ) n k): infinite where ŷ saturates, hence the fused delta."""
-        return (Yhat - Y) / (Yhat * (1.0 - Yhat) * Yhat.size)
+        return scale_rows((Yhat - Y) / (Yhat * (1.0 - Yhat)), weights, Yhat.shape[1])
 
-    def output_delta(self, Y, Z, Yhat, activation, out):
+    def output_delta(self, Y, Z, Yhat, activation, out, weights=None):
         np.subtract(Yhat, Y, out=out)
-        out *= 1.0 / Yhat.size
-        return out
+        return scale_rows(out, weights, Yhat.shape[1])
 
 
 class CrossEntropy(Loss):
@@ -152,29 +178,28 @@ class CrossEntropy(Loss):
             self._rows = np.arange(n)
         return self._rows[:n]
 
-    def value(self, Y, Z, Yhat):
+    def value(self, Y, Z, Yhat, weights=None):
         picked = Yhat[self.row_index(len(Y)), Y]
         if picked.min() >= np.finfo(Yhat.dtype).tiny:
             # −log ŷ_{i,y_i} equals logsumexp(z_i) − z_{i,y_i} to rounding while the softmax
             # output has not underflowed; reading it off Ŷ skips a second pass of exp over Z.
-            return -float(np.log(picked, out=picked).mean())
+            return -batch_mean(np.log(picked, out=picked), weights)
         rows = self.row_index(len(Y))
         z_max = Z.max(axis=1)
         log_sum_exp = z_max + np.log(np.exp(Z - z_max[:, None]).sum(axis=1))
-        return float(np.mean(log_sum_exp - Z[rows, Y]))
+        return batch_mean(log_sum_exp - Z[rows, Y], weights)
 
-    def grad(self, Y, Z, Yhat):
+    def grad(self, Y, Z, Yhat, weights=None):
         """dL/dŷ_ij = −[j = y_i] / (n ŷ_ij): infinite where ŷ underflows, hence the fused delta."""
         rows = self.row_index(len(Y))
         dYhat = np.zeros_like(Yhat)
-        dYhat[rows, Y] = -1.0 / (len(Y) * Yhat[rows, Y])
-        return dYhat
+        dYhat[rows, Y] = -1.0 / Yhat[rows, Y]
+        return scale_rows(dYhat, weights, 1)
 
-    def output_delta(self, Y, Z, Yhat, activation, out):
+    def output_delta(self, Y, Z, Yhat, activation, out, weights=None):
         np.copyto(out, Yhat)
         out[self.row_index(len(Y)), Y] -= 1.0
-        out *= 1.0 / Y.shape[0]
-        return out
+        return scale_rows(out, weights, 1)
 
 
 LOSSES: dict[str, Loss] = {

@@ -4,7 +4,9 @@ Training's per-epoch numbers (loss, accuracy; MAE and R² for regression) and `b
 from the same accumulator, so they agree. The report adds, for classification, per-class precision
 P_c = TP_c / (TP_c + FP_c), recall R_c = TP_c / (TP_c + FN_c), F1_c = 2 P_c R_c / (P_c + R_c) (0 when a
 denominator is 0), macro F1 = mean_c F1_c and the confusion matrix C[true, predicted]; for regression
-(over all n·k outputs) MSE, RMSE = √MSE, MAE and R² = 1 − SSE / SST.
+(over all n·k outputs) MSE, RMSE = √MSE, MAE and R² = 1 − SSE / SST. With row weights r (class and
+sample weights) the loss is their weighted mean Σ r_i l_i / Σ r_i, as training minimises it; accuracy
+and the other metrics count every row once.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ from bpcli.errors import DataError
 LOWER_IS_BETTER = {"loss", "mae", "mse", "rmse"}
 
 
+def metric_names(task: str, with_validation: bool) -> list[str]:
+    """The per-epoch metrics of a run: loss and accuracy (or mae, r2), also as val_<metric>."""
+    names = ["loss", "accuracy"] if task != "regression" else ["loss", "mae", "r2"]
+    return names + [f"val_{n}" for n in names] if with_validation else names
+
+
 def predicted_classes(Yhat: np.ndarray, task: str) -> np.ndarray:
     """Class indices from network outputs: argmax (softmax) or ŷ > 0.5 (sigmoid)."""
     return Yhat.argmax(axis=1) if task == "classification" else (Yhat[:, 0] > 0.5).astype(np.int64)
@@ -31,6 +39,7 @@ class MetricAccumulator:
     def __init__(self, task: str):
         self.task = task
         self.count = 0
+        self.loss_weight = 0.0
         self.loss_sum = 0.0
         self.correct = 0
         self.abs_error = 0.0
@@ -39,10 +48,15 @@ class MetricAccumulator:
         self.y_sq_sum = 0.0
         self.elements = 0
 
-    def update(self, Y: np.ndarray, Yhat: np.ndarray, batch_loss: float) -> None:
+    def update(
+        self, Y: np.ndarray, Yhat: np.ndarray, batch_loss: float, weights: np.ndarray | None = None
+    ) -> None:
+        """Add a batch; `batch_loss` is its (weighted) mean, `weights` its row weights, if any."""
         rows = Yhat.shape[0]
         self.count += rows
-        self.loss_sum += batch_loss * rows
+        weight = rows if weights is None else float(weights.sum(dtype=np.float64))
+        self.loss_weight += weight
+        self.loss_sum += batch_loss * weight
         if self.task == "regression":
             residual = Yhat - Y
             self.abs_error += float(np.abs(residual).sum())
@@ -57,7 +71,7 @@ class MetricAccumulator:
     def result(self) -> dict[str, float]:
         if self.count == 0:
             return {}
-        metrics = {"loss": self.loss_sum / self.count}
+        metrics = {"loss": self.loss_sum / self.loss_weight}
         if self.task == "regression":
             variance = self.y_sq_sum - self.y_sum**2 / self.elements
             metrics["mae"] = self.abs_error / self.elements
@@ -68,23 +82,34 @@ class MetricAccumulator:
 
 
 def accumulate(
-    network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, chunk_rows=4096, on_chunk=None
+    network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    loss: Loss,
+    task: str,
+    chunk_rows=4096,
+    on_chunk=None,
+    weights: np.ndarray | None = None,
 ) -> MetricAccumulator:
-    """Run `network` over (X, Y) in chunks of rows, summing its metrics; `on_chunk(Y, Ŷ)`, if
-    given, sees every chunk's targets and outputs too (Ŷ is overwritten by the next chunk)."""
+    """Run `network` over (X, Y) (row weights: `weights`) in chunks of rows, summing its metrics;
+    `on_chunk(Y, Ŷ)`, if given, sees every chunk's targets and outputs too (Ŷ is overwritten by the
+    next chunk)."""
     accumulator = MetricAccumulator(task)
     for start in range(0, X.shape[0], chunk_rows):
         Y_chunk = Y[start : start + chunk_rows]
+        w_chunk = None if weights is None else weights[start : start + chunk_rows]
         Yhat = network.forward(X[start : start + chunk_rows])
-        accumulator.update(Y_chunk, Yhat, network.loss(Y_chunk, loss))
+        accumulator.update(Y_chunk, Yhat, network.loss(Y_chunk, loss, w_chunk), w_chunk)
         if on_chunk is not None:
             on_chunk(Y_chunk, Yhat)
     return accumulator
 
 
-def evaluate(network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, chunk_rows=4096) -> dict:
-    """Loss and metrics of `network` on (X, Y), computed in chunks of rows."""
-    return accumulate(network, X, Y, loss, task, chunk_rows).result()
+def evaluate(
+    network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, chunk_rows=4096, weights=None
+) -> dict:
+    """Loss (weighted by row `weights`, if given) and metrics of `network` on (X, Y), in chunks."""
+    return accumulate(network, X, Y, loss, task, chunk_rows, weights=weights).result()
 
 
 @dataclass
@@ -113,8 +138,11 @@ class Report:
         return document
 
 
-def evaluate_network(network, X: np.ndarray, Y: np.ndarray, loss: Loss, labels=None) -> Report:
-    """Loss and metrics of `network` on (X, Y), computed chunk by chunk (bounded memory)."""
+def evaluate_network(
+    network, X: np.ndarray, Y: np.ndarray, loss: Loss, labels=None, weights=None
+) -> Report:
+    """Loss (weighted by row `weights`, if given) and metrics of `network` on (X, Y), computed
+    chunk by chunk (bounded memory)."""
     task = loss.task
     confusion = np.zeros((len(labels), len(labels)), np.int64) if task != "regression" else None
 
@@ -123,7 +151,7 @@ def evaluate_network(network, X: np.ndarray, Y: np.ndarray, loss: Loss, labels=N
         np.add.at(confusion, (truth, predicted_classes(Yhat, task)), 1)
 
     on_chunk = count if confusion is not None else None
-    accumulator = accumulate(network, X, Y, loss, task, on_chunk=on_chunk)
+    accumulator = accumulate(network, X, Y, loss, task, on_chunk=on_chunk, weights=weights)
     metrics = accumulator.result()
     if task == "regression":
         mse = accumulator.sq_error / accumulator.elements

@@ -4,6 +4,9 @@ Notation (README): A0 = X (n, d). For layer l = 1..L with W_l (fan_in, fan_out) 
     Z_l = A_{l-1}·W_l + b_l,   A_l = f_l(Z_l),   Ŷ = A_L.
 Backward, from dZ_L given by the loss:
     dW_l = A_{l-1}ᵀ·dZ_l,   db_l = Σ_rows dZ_l,   dA_{l-1} = dZ_l·W_lᵀ,   dZ_{l-1} = dA_{l-1} ⊙ f'(Z_{l-1}).
+Inverted dropout with rate p on a hidden layer, in training only: the next layer reads A_l ⊙ M_l with
+    M_l = [U ≥ p] / (1 − p),  U ~ Uniform[0, 1) per unit and row,
+and the backward pass takes dA_l ⊙ M_l through f'; evaluation and prediction use A_l as it is.
 Activations and deltas live in buffers reused from batch to batch, so a training step allocates
 almost nothing; the arrays that `forward` returns are therefore overwritten by the next call.
 """
@@ -23,11 +26,13 @@ Array = np.ndarray
 
 @dataclass
 class Layer:
-    """One dense layer A = f(A_prev·W + b) with its gradient slots dW, db."""
+    """One dense layer A = f(A_prev·W + b) with its gradient slots dW, db, and its dropout rate p
+    (hidden layers; 0 for none)."""
 
     W: Array
     b: Array
     activation: Activation
+    dropout: float = 0.0
     dW: Array = field(init=False)
     db: Array = field(init=False)
 
@@ -38,7 +43,8 @@ class Layer:
 
 @dataclass(frozen=True)
 class ForwardPass:
-    """What the last forward pass cached: the input A_{l-1}, Z_l and A_l of every layer l = 1..L.
+    """What the last forward pass cached: the input A_{l-1}, Z_l and A_l of every layer l = 1..L,
+    and the dropout mask M_l of each layer (None where no dropout was applied).
 
     The arrays are views into buffers the next pass overwrites: read them, copy what you keep.
     """
@@ -46,11 +52,22 @@ class ForwardPass:
     inputs: tuple[Array, ...]
     Z: tuple[Array, ...]
     A: tuple[Array, ...]
+    masks: tuple[Array | None, ...]
 
 
 def layer_widths(inputs: int, hidden: list[int], outputs: int) -> list[int]:
     """[d, h1, …, k]: the input width, the hidden widths, the output width."""
     return [inputs, *hidden, outputs]
+
+
+def per_hidden(value, count: int) -> list:
+    """One value per hidden layer: a sequence as it is (one per layer), a single value repeated."""
+    if isinstance(value, str | int | float):
+        return [value] * count
+    values = list(value)
+    if len(values) != count:
+        raise ValueError(f"{len(values)} values for {count} hidden layers")
+    return values
 
 
 @dataclass
@@ -73,39 +90,47 @@ class MLP:
         self._inputs: list[Array] = []
         self._Z: list[Array] = []
         self._A: list[Array] = []
+        self._masks: list[Array | None] = []
 
     @classmethod
     def build(
         cls,
         widths: list[int],
-        activation: str,
+        activation: str | list[str],
         output_activation: str,
         init: str,
         rng: np.random.Generator,
         dtype=np.float32,
         init_std: float = 0.01,
+        dropout: float | list[float] = 0.0,
     ) -> MLP:
-        """Initialise a network with layer widths [d, h1, …, k] (input, hidden…, output)."""
+        """Initialise a network with layer widths [d, h1, …, k] (input, hidden…, output).
+
+        `activation` and `dropout`: one for every hidden layer, or a list with one per hidden layer.
+        """
         initializer = INITIALIZERS[init]
+        hidden = len(widths) - 2
+        names = [*per_hidden(activation, hidden), output_activation]
+        rates = [*per_hidden(dropout, hidden), 0.0]
         layers = []
         for index, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=False)):
-            is_output = index == len(widths) - 2
             W = initializer(rng, fan_in, fan_out, init_std).astype(dtype)
-            name = output_activation if is_output else activation
-            layers.append(Layer(W, np.zeros(fan_out, dtype), ACTIVATIONS[name]))
+            activation_ = ACTIVATIONS[names[index]]
+            layers.append(Layer(W, np.zeros(fan_out, dtype), activation_, rates[index]))
         return cls(layers)
 
     @classmethod
     def from_state(
-        cls, arrays: dict[str, Array], activation: str, output_activation: str, dtype
+        cls, arrays: dict[str, Array], activation: str | list[str], output_activation: str, dtype
     ) -> MLP:
-        """Rebuild a network from saved tensors W1, b1, …, WL, bL."""
+        """Rebuild a network from saved tensors W1, b1, …, WL, bL (no dropout: for inference)."""
         count = sum(1 for name in arrays if name.startswith("W"))
+        names = [*per_hidden(activation, count - 1), output_activation]
         layers = [
             Layer(
                 np.asarray(arrays[f"W{n}"], dtype).copy(),
                 np.asarray(arrays[f"b{n}"], dtype).copy(),
-                ACTIVATIONS[output_activation if n == count else activation],
+                ACTIVATIONS[names[n - 1]],
             )
             for n in range(1, count + 1)
         ]
@@ -115,7 +140,10 @@ class MLP:
         """An independent network with the same parameters, optionally cast to `dtype`."""
         dtype = dtype or self.dtype
         return MLP(
-            [Layer(ly.W.astype(dtype), ly.b.astype(dtype), ly.activation) for ly in self.layers]
+            [
+                Layer(ly.W.astype(dtype), ly.b.astype(dtype), ly.activation, ly.dropout)
+                for ly in self.layers
+            ]
         )
 
     @property
@@ -145,7 +173,7 @@ class MLP:
     @property
     def last_pass(self) -> ForwardPass:
         """The inputs, Z_l and A_l of the last forward pass (read-only views; see ForwardPass)."""
-        return ForwardPass(tuple(self._inputs), tuple(self._Z), tuple(self._A))
+        return ForwardPass(tuple(self._inputs), tuple(self._Z), tuple(self._A), tuple(self._masks))
 
     def _buffer(self, kind: str, layer: int, rows: int) -> Array:
         """A reusable (rows, width) work array for `layer`, grown when a bigger batch arrives."""
@@ -156,10 +184,14 @@ class MLP:
             self._buffers[(kind, layer)] = buffer
         return buffer[:rows]
 
-    def forward(self, X: Array) -> Array:
-        """Ŷ = A_L for a batch X (n, d); caches every Z_l and A_l for `backward`."""
+    def forward(self, X: Array, dropout_rng: np.random.Generator | None = None) -> Array:
+        """Ŷ = A_L for a batch X (n, d); caches every Z_l, A_l (and mask M_l) for `backward`.
+
+        With `dropout_rng` (training) the dropout masks are drawn from it; without it (evaluation,
+        prediction) dropout is the identity.
+        """
         rows = X.shape[0]
-        self._inputs, self._Z, self._A = [], [], []
+        self._inputs, self._Z, self._A, self._masks = [], [], [], []
         A = X
         for index, layer in enumerate(self.layers):
             self._inputs.append(A)
@@ -168,23 +200,38 @@ class MLP:
             A = layer.activation.forward(Z, self._buffer("A", index, rows))
             self._Z.append(Z)
             self._A.append(A)
+            mask = None
+            if layer.dropout and dropout_rng is not None:
+                mask = self._dropout_mask(index, rows, layer.dropout, dropout_rng)
+                A = np.multiply(A, mask, out=self._buffer("dropped", index, rows))
+            self._masks.append(mask)
         return A
 
-    def loss(self, Y: Array, loss: Loss) -> float:
-        """The batch-mean loss of the last forward pass."""
-        return loss.value(Y, self._Z[-1], self._A[-1])
+    def _dropout_mask(self, index: int, rows: int, p: float, rng: np.random.Generator) -> Array:
+        """M = [U ≥ p] / (1 − p), U ~ Uniform[0, 1): units kept with probability 1 − p, rescaled."""
+        M = self._buffer("mask", index, rows)
+        rng.random(dtype=self.dtype, out=M)
+        np.greater_equal(M, p, out=M)
+        M *= self.dtype.type(1.0 / (1.0 - p))
+        return M
 
-    def backward(self, Y: Array, loss: Loss) -> None:
-        """Fill every dW_l, db_l with the gradient of `loss` at the last forward pass."""
+    def loss(self, Y: Array, loss: Loss, weights: Array | None = None) -> float:
+        """The batch-mean loss of the last forward pass (weighted by row weights, if given)."""
+        return loss.value(Y, self._Z[-1], self._A[-1], weights)
+
+    def backward(self, Y: Array, loss: Loss, weights: Array | None = None) -> None:
+        """Fill every dW_l, db_l with the gradient of `loss` (with row weights) at the last pass."""
         last = len(self.layers) - 1
         dZ = self._buffer("dZ", last, Y.shape[0])
-        loss.output_delta(Y, self._Z[-1], self._A[-1], self.layers[-1].activation, dZ)
+        loss.output_delta(Y, self._Z[-1], self._A[-1], self.layers[-1].activation, dZ, weights)
         for index in range(last, -1, -1):
             layer = self.layers[index]
             np.matmul(self._inputs[index].T, dZ, out=layer.dW)
             np.sum(dZ, axis=0, out=layer.db)
             if index > 0:
                 dA = np.matmul(dZ, layer.W.T, out=self._buffer("dZ", index - 1, Y.shape[0]))
+                if self._masks[index - 1] is not None:
+                    dA *= self._masks[index - 1]
                 below = self.layers[index - 1]
                 dZ = below.activation.backward(dA, self._Z[index - 1], self._A[index - 1], dA)
 

@@ -18,11 +18,13 @@ from bpcli.errors import DataError
 
 @dataclass
 class Split:
-    """One split's network-ready arrays and its row indices in the source table."""
+    """One split's network-ready arrays, its row indices in the source table and, when class or
+    sample weights are configured, each row's weight in the loss."""
 
     X: np.ndarray
     Y: np.ndarray
     rows: np.ndarray
+    weights: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.rows)

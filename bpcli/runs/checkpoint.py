@@ -58,6 +58,8 @@ class _Meta(BaseModel):
     optimizer: str
     optimizer_steps: int = Field(ge=0)
     rng_state: dict
+    dropout_rng_state: dict | None = None
+    schedule: dict | None = None
     early_stopping: _Stopper | None
     history: list[dict[str, int | float]]
     config_hash: str
@@ -74,6 +76,8 @@ def save(path: Path, state: TrainingState, config, fingerprint: str) -> None:
         optimizer=config.optimizer.name,
         optimizer_steps=state.optimizer_steps,
         rng_state=state.rng_state,
+        dropout_rng_state=state.dropout_rng_state,
+        schedule=state.schedule,
         early_stopping=state.stopper,
         history=state.history,
         config_hash=config.digest(),
@@ -114,6 +118,8 @@ def load(path: str | Path) -> tuple[TrainingState, _Meta]:
         optimizer=groups["optimizer"],
         optimizer_steps=meta.optimizer_steps,
         rng_state=meta.rng_state,
+        dropout_rng_state=meta.dropout_rng_state,
+        schedule=meta.schedule,
         history=meta.history,
         stopper=meta.early_stopping.model_dump() if meta.early_stopping else None,
         best_weights=groups["best"] or None,
@@ -163,7 +169,12 @@ def check_state(experiment, state: TrainingState, meta: _Meta, path: Path) -> No
     slots = {f"{s}.{name}": shape for s in optimizer.slots for name, shape in shapes.items()}
     if state.optimizer or (state.optimizer_steps and slots):
         weights.check_arrays(state.optimizer, slots, path, "optimizer.", finite=False)
-    try:
-        np.random.PCG64().state = state.rng_state
-    except (TypeError, ValueError, KeyError, OverflowError) as error:
-        raise RunError(f"{path}: invalid random-generator state ({error})") from None
+    schedule = state.schedule or {}
+    if any(isinstance(v, bool) or not isinstance(v, int | float) for v in schedule.values()):
+        raise RunError(f"{path}: invalid learning-rate schedule state {schedule}")
+    for rng_state in (state.rng_state, state.dropout_rng_state):
+        try:
+            if rng_state is not None:
+                np.random.PCG64().state = rng_state
+        except (TypeError, ValueError, KeyError, OverflowError) as error:
+            raise RunError(f"{path}: invalid random-generator state ({error})") from None

@@ -43,7 +43,7 @@ def config_summary(loaded) -> dict[str, str]:
         "data": f"{source}: {len(prep.feature_names)} features -> {prep.target_name} "
         f"({prep.task}); validation {data.validation_split:g}, test {data.test_split:g}"
         f"{', standardized' if data.standardize else ''}",
-        "model": f"{'-'.join(map(str, loaded.network.widths))}, {model.activation} hidden, "
+        "model": f"{'-'.join(map(str, loaded.network.widths))}, {hidden_summary(model)}, "
         f"{model.output_activation} output, init {model.init}",
         "loss": config.loss,
         "optimizer": f"{opt.name}, lr {opt.lr:g}{schedule}{decay}",
@@ -52,13 +52,29 @@ def config_summary(loaded) -> dict[str, str]:
     }
 
 
+def hidden_summary(model) -> str:
+    """'relu hidden' when the hidden layers are alike, else each layer's activation; and dropout."""
+    layers = model.hidden_layers()
+    activations = [layer.activation for layer in layers]
+    text = f"{activations[0] if len(set(activations)) == 1 else '/'.join(activations)} hidden"
+    rates = [layer.dropout for layer in layers]
+    if any(rates):
+        text += (
+            f", dropout {rates[0]:g}"
+            if len(set(rates)) == 1
+            else f", dropout {'/'.join(f'{r:g}' for r in rates)}"
+        )
+    return text if layers else "no hidden layer"
+
+
 def layer_table(network) -> list[dict]:
-    """Per layer: shape of W, activation, parameter count (W and b) and the norms of W."""
+    """Per layer: shape of W, activation, dropout rate, parameter count (W and b), norms of W."""
     return [
         {
             "layer": number,
             "shape": list(layer.W.shape),
             "activation": layer.activation.name,
+            "dropout": layer.dropout,
             "parameters": layer.W.size + layer.b.size,
             "weight_norm": float(np.linalg.norm(layer.W)),
             "weight_rms": float(np.sqrt(np.mean(np.square(layer.W, dtype=np.float64)))),

@@ -10,6 +10,7 @@ import numpy as np
 
 from bpcli import weights
 from bpcli.config import Config
+from bpcli.core import schedules
 from bpcli.core.losses import LOSSES, Loss
 from bpcli.core.network import MLP, layer_widths
 from bpcli.core.optimizers import OPTIMIZERS, Optimizer
@@ -26,7 +27,9 @@ class Experiment:
     network: MLP
     loss: Loss
     optimizer: Optimizer
+    schedule: schedules.Schedule
     shuffle_rng: np.random.Generator
+    dropout_rng: np.random.Generator
 
     @property
     def task(self) -> str:
@@ -34,13 +37,16 @@ class Experiment:
 
 
 def seeded_generators(seed: int) -> tuple[np.random.Generator, ...]:
-    """Data, split, init and shuffle generators: one seed fixes them all, each independent."""
-    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
+    """Data, split, init, shuffle and dropout generators: one seed fixes them all, each independent.
+
+    (Spawned children depend only on their index: adding a generator leaves the others unchanged.)
+    """
+    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5))
 
 
 def prepare_data(config: Config) -> Prepared:
     """The config's data, split and preprocessed exactly as training sees it (no network built)."""
-    rng_data, rng_split, _, _ = seeded_generators(config.seed)
+    rng_data, rng_split, *_ = seeded_generators(config.seed)
     task = LOSSES[config.loss].task
     return prepare(config.data, task, np.dtype(config.training.dtype), rng_data, rng_split)
 
@@ -48,20 +54,23 @@ def prepare_data(config: Config) -> Prepared:
 def build_network(config: Config, inputs: int, outputs: int, rng: np.random.Generator) -> MLP:
     """The config's network for `inputs` features and `outputs` outputs, initialised from `rng`."""
     model = config.model
-    widths = layer_widths(inputs, model.hidden, outputs)
+    hidden = model.hidden_layers()
+    widths = layer_widths(inputs, [layer.width for layer in hidden], outputs)
     try:
         return MLP.build(
             widths,
-            model.activation,
+            [layer.activation for layer in hidden],
             model.output_activation,
             model.init,
             rng,
             np.dtype(config.training.dtype),
             model.init_std,
+            [layer.dropout for layer in hidden],
         )
     except MemoryError:
+        key = "model.layers" if model.layers is not None else "model.hidden"
         raise ConfigError(
-            f"model.hidden: a network with widths {widths} does not fit in memory",
+            f"{key}: a network with widths {widths} does not fit in memory",
             "use fewer or narrower hidden layers",
         ) from None
 
@@ -72,14 +81,23 @@ def build_optimizer(config: Config) -> Optimizer:
     return OPTIMIZERS[config.optimizer.name](**settings)
 
 
+def build_schedule(config: Config) -> schedules.Schedule:
+    """The configured learning-rate schedule (with its warm-up) over training.epochs."""
+    opt, schedule = config.optimizer, config.optimizer.schedule
+    return schedules.build(
+        schedule.name, opt.lr, config.training.epochs, schedule.warmup_epochs, **schedule.options()
+    )
+
+
 def setup(config: Config) -> Experiment:
     """Seeded data, network (warm-started from model.init_from if set) and optimizer."""
-    _, _, rng_init, rng_shuffle = seeded_generators(config.seed)
+    _, _, rng_init, rng_shuffle, rng_dropout = seeded_generators(config.seed)
     data = prepare_data(config)
     network = build_network(
         config, data.splits["train"].X.shape[1], data.preprocess.outputs, rng_init
     )
     if config.model.init_from:
         weights.load_into(network, config.model.init_from)
+    optimizer, schedule = build_optimizer(config), build_schedule(config)
     loss = LOSSES[config.loss]
-    return Experiment(config, data, network, loss, build_optimizer(config), rng_shuffle)
+    return Experiment(config, data, network, loss, optimizer, schedule, rng_shuffle, rng_dropout)

@@ -11,10 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bpcli.config import Config
-from bpcli.core.metrics import LOWER_IS_BETTER, MetricAccumulator, evaluate
+from bpcli.core.metrics import LOWER_IS_BETTER, MetricAccumulator, evaluate, metric_names
 from bpcli.core.network import MLP
-from bpcli.core.schedules import SCHEDULES
 from bpcli.data.splits import Split
 from bpcli.errors import ConfigError
 from bpcli.training.experiment import Experiment
@@ -31,35 +29,34 @@ class History:
     stopped_early: bool = False
 
 
-def learning_rate(config: Config, epoch: int) -> float:
-    """The scheduled learning rate for a 0-based epoch."""
-    opt, schedule = config.optimizer, config.optimizer.schedule
-    settings = schedule.model_dump(exclude={"name"})
-    return SCHEDULES[schedule.name](opt.lr, epoch, config.training.epochs, **settings)
-
-
 class BatchLoader:
-    """Mini-batches of a split: shuffled row indices gathered into reused buffers (no data copies)."""
+    """Mini-batches (X, Y, row weights or None) of a split: shuffled row indices gathered into
+    reused buffers (no data copies)."""
 
     def __init__(self, split: Split, batch_size: int, shuffle: bool, rng: np.random.Generator):
         self.split, self.batch_size, self.shuffle, self.rng = split, batch_size, shuffle, rng
         rows = min(batch_size, len(split))
         self.X_buffer = np.empty((rows, *split.X.shape[1:]), split.X.dtype)
         self.Y_buffer = np.empty((rows, *split.Y.shape[1:]), split.Y.dtype)
+        weights = split.weights
+        self.weight_buffer = None if weights is None else np.empty(rows, weights.dtype)
 
     def __iter__(self):
-        X, Y, n = self.split.X, self.split.Y, len(self.split)
+        X, Y, W, n = self.split.X, self.split.Y, self.split.weights, len(self.split)
         order = self.rng.permutation(n) if self.shuffle else None
         for start in range(0, n, self.batch_size):
             stop = min(start + self.batch_size, n)
             if order is None:
-                yield X[start:stop], Y[start:stop]
+                yield X[start:stop], Y[start:stop], None if W is None else W[start:stop]
                 continue
             rows = order[start:stop]
             yield (
                 # mode="clip" (the rows are valid) lets numpy write straight into the buffer
                 np.take(X, rows, axis=0, out=self.X_buffer[: stop - start], mode="clip"),
                 np.take(Y, rows, axis=0, out=self.Y_buffer[: stop - start], mode="clip"),
+                None
+                if W is None
+                else np.take(W, rows, out=self.weight_buffer[: stop - start], mode="clip"),
             )
 
 
@@ -75,11 +72,11 @@ def train_epoch(
     network, loss, optimizer = experiment.network, experiment.loss, experiment.optimizer
     params = network.parameters()
     accumulator = MetricAccumulator(experiment.task)
-    for X_batch, Y_batch in batches:
-        Yhat = network.forward(X_batch)
-        batch_loss = network.loss(Y_batch, loss)
-        accumulator.update(Y_batch, Yhat, batch_loss)
-        network.backward(Y_batch, loss)
+    for X_batch, Y_batch, weights in batches:
+        Yhat = network.forward(X_batch, experiment.dropout_rng)
+        batch_loss = network.loss(Y_batch, loss, weights)
+        accumulator.update(Y_batch, Yhat, batch_loss, weights)
+        network.backward(Y_batch, loss, weights)
         if observer is not None:
             observer.after_backward(network)
         if guard is not None:
@@ -116,11 +113,6 @@ class EarlyStopper:
         return self.waited >= self.settings.patience
 
 
-def metric_names(task: str, with_validation: bool) -> list[str]:
-    names = ["loss", "accuracy"] if task != "regression" else ["loss", "mae", "r2"]
-    return names + [f"val_{n}" for n in names] if with_validation else names
-
-
 class EpochRunner:
     """One training epoch exactly as `fit` runs it: shuffled batches, the batch guard, the observer."""
 
@@ -142,7 +134,7 @@ class EpochRunner:
 
     def __call__(self, epoch: int) -> dict:
         """Train the 0-based `epoch`; returns its record: epoch number, lr and train metrics."""
-        lr = learning_rate(self.experiment.config, epoch)
+        lr = self.experiment.schedule.rate(epoch)
         self.guard.start_epoch(epoch + 1)
         metrics = train_epoch(self.experiment, self.batches, lr, self.guard, self.observer)
         self.guard.check_epoch(metrics["loss"])
@@ -189,9 +181,17 @@ def fit(
             stop.state = good
             raise
         if len(validation):
-            scores = evaluate(network, validation.X, validation.Y, experiment.loss, experiment.task)
+            scores = evaluate(
+                network,
+                validation.X,
+                validation.Y,
+                experiment.loss,
+                experiment.task,
+                weights=validation.weights,
+            )
             record.update({f"val_{k}": v for k, v in scores.items()})
         record["seconds"] = time.perf_counter() - started
+        experiment.schedule.observe(epoch, record)
         history.epochs.append(record)
         if observer is not None:
             observer.end_epoch(record)
@@ -214,8 +214,9 @@ def fit(
 
 def final_metrics(experiment: Experiment) -> dict[str, dict]:
     """Loss and metrics of the final network on every non-empty split."""
+    network, loss, task = experiment.network, experiment.loss, experiment.task
     return {
-        name: evaluate(experiment.network, split.X, split.Y, experiment.loss, experiment.task)
+        name: evaluate(network, split.X, split.Y, loss, task, weights=split.weights)
         for name, split in experiment.data.splits.items()
         if len(split)
     }

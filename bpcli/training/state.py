@@ -1,8 +1,8 @@
 """The training state after an epoch: what `fit` needs to continue as if it had never stopped.
 
-The weights, the optimizer's moments and step count, the shuffle generator's state, the early-stopping
-state (with the best weights) and the history so far; the epoch count is also the learning-rate
-schedule's position. `capture` snapshots it, `restore` puts it back; runs/checkpoint.py stores it.
+The weights, the optimizer's moments and step count, the shuffle and dropout generators' states, the
+learning-rate schedule's state (reduce_on_plateau's; the epoch count is every other schedule's
+position), the early-stopping state (with the best weights) and the history so far. `capture` snapshots it, `restore` puts it back; runs/checkpoint.py stores it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ class TrainingState:
     optimizer_steps: int
     rng_state: dict
     history: list[dict]
+    dropout_rng_state: dict | None = None
+    schedule: dict | None = None
     stopper: dict | None = None
     best_weights: dict[str, np.ndarray] | None = None
     stopped_early: bool = False
@@ -35,6 +37,8 @@ def capture(experiment, stopper, history, epoch: int) -> TrainingState:
         optimizer={k: v.copy() for k, v in experiment.optimizer.state.items()},
         optimizer_steps=experiment.optimizer.steps,
         rng_state=experiment.shuffle_rng.bit_generator.state,
+        dropout_rng_state=experiment.dropout_rng.bit_generator.state,
+        schedule=experiment.schedule.state(),
         history=list(history.epochs),
         stopper=None
         if stopper is None
@@ -51,6 +55,11 @@ def restore(experiment, stopper, history, state: TrainingState) -> None:
     experiment.optimizer.state = {k: v.copy() for k, v in state.optimizer.items()}
     experiment.optimizer.steps = state.optimizer_steps
     experiment.shuffle_rng.bit_generator.state = state.rng_state
+    if state.dropout_rng_state is not None:
+        experiment.dropout_rng.bit_generator.state = state.dropout_rng_state
+    if state.schedule and state.schedule.keys() == experiment.schedule.state().keys():
+        # (a schedule changed on resume by --set starts afresh)
+        experiment.schedule.load_state(state.schedule)
     history.epochs = list(state.history)
     history.stopped_early = state.stopped_early
     if stopper is not None and state.stopper is not None:
