@@ -138,8 +138,11 @@ def gradcheck(
     subject = config_or_run(target, list(overrides))
     rows = subject.train_rows()
     X, Y = rows.X[:samples], rows.Y[:samples]
+    weights = None if rows.weights is None else rows.weights[:samples]
     loss, decay = LOSSES[subject.config.loss], coupled_weight_decay(subject.config)
-    checks = check_gradients(subject.network, X, Y, loss, decay, eps, tol, max_params or None)
+    checks = check_gradients(
+        subject.network, X, Y, loss, decay, eps, tol, max_params or None, weights=weights
+    )
     return GradcheckResult(subject.origin, int(X.shape[0]), loss.name, decay, eps, tol, checks)
 
 

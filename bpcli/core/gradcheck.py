@@ -60,7 +60,9 @@ class TensorCheck:
 class Objective:
     """J(θ) for a fixed batch (and fixed dropout masks), plus the kink pattern of the last evaluation."""
 
-    def __init__(self, network: MLP, X, Y, loss: Loss, weight_decay: float, mask_seed: int = 0):
+    def __init__(
+        self, network: MLP, X, Y, loss: Loss, weight_decay: float, weights=None, mask_seed: int = 0
+    ):
         self.network, self.X, self.Y, self.loss, self.weight_decay = (
             network,
             X,
@@ -68,12 +70,13 @@ class Objective:
             loss,
             weight_decay,
         )
-        self.mask_seed = mask_seed
+        self.weights, self.mask_seed = weights, mask_seed
 
     def __call__(self) -> float:
         self.network.forward(self.X, np.random.default_rng(self.mask_seed))
         penalty = sum(float(np.sum(layer.W * layer.W)) for layer in self.network.layers)
-        return self.network.loss(self.Y, self.loss) + 0.5 * self.weight_decay * penalty
+        loss = self.network.loss(self.Y, self.loss, self.weights)
+        return loss + 0.5 * self.weight_decay * penalty
 
     def kink_sides(self) -> list[np.ndarray]:
         """Which side of each kink every pre-activation (and mae residual) lies on, now."""
@@ -89,7 +92,7 @@ class Objective:
     def gradient(self) -> dict[str, np.ndarray]:
         """Backprop's ∂J/∂θ for every tensor."""
         self()
-        self.network.backward(self.Y, self.loss)
+        self.network.backward(self.Y, self.loss, self.weights)
         grads = {}
         for p in self.network.parameters():
             decay = self.weight_decay * p.value if p.decay else 0.0
@@ -116,12 +119,17 @@ def check_gradients(
     tol: float = 1e-6,
     max_params: int | None = None,
     seed: int = 0,
+    weights: np.ndarray | None = None,
 ) -> list[TensorCheck]:
-    """Compare backprop with central differences on a float64 copy of `network`; one row per tensor."""
+    """Compare backprop with central differences on a float64 copy of `network`; one row per tensor.
+
+    `weights`: the rows' weights in the loss (class and sample weights), if any.
+    """
     net64 = network.copy(np.float64)
     X64 = np.asarray(X, np.float64)
     Y64 = Y if loss.task == "classification" else np.asarray(Y, np.float64)
-    objective = Objective(net64, X64, Y64, loss, weight_decay)
+    W64 = None if weights is None else np.asarray(weights, np.float64)
+    objective = Objective(net64, X64, Y64, loss, weight_decay, W64)
     analytic = objective.gradient()
     floor = RELATIVE_FLOOR * max(1.0, abs(objective()))
     rng = np.random.default_rng(seed)

@@ -28,11 +28,13 @@ SPLITS = ("test", "validation", "train")
 
 @dataclass
 class Labelled:
-    """Network-ready inputs X (n, d) and encoded targets Y, with where they came from."""
+    """Network-ready inputs X (n, d) and encoded targets Y, with where they came from, and each
+    row's weight in the loss when the run weighs classes or samples."""
 
     X: np.ndarray
     Y: np.ndarray
     origin: str
+    weights: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.X.shape[0]

@@ -54,6 +54,6 @@ def config_or_run(path: str | Path, overrides: list[str] = ()) -> Subject:
         config,
         experiment.network,
         f"config {path} (fresh init, seed {config.seed})",
-        lambda: Labelled(train.X, train.Y, "train split"),
+        lambda: Labelled(train.X, train.Y, "train split", train.weights),
         train_size=len(train),
     )
