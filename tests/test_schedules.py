@@ -66,8 +66,8 @@ def bpcli_rates(schedule, monitor, metrics):
 
 def noisy_plateaus(rng, n, direction):
     """A metric that improves, stalls and wobbles: long flat stretches with small noise."""
-    steps = np.where(rng.random(n) < 0.3, rng.exponential(0.05, n), 0.0)
-    trend = 1.0 - np.cumsum(steps) if direction == "min" else 0.2 + np.cumsum(steps) / 4
+    steps = np.cumsum(np.where(rng.random(n) < 0.1, rng.exponential(0.1, n), 0.0))
+    trend = np.exp(-steps) if direction == "min" else 1.0 - 0.8 * np.exp(-steps)
     return (trend + rng.normal(0, 2e-4, n)).tolist()
 
 
@@ -84,7 +84,7 @@ def test_reduce_on_plateau_gives_torchs_learning_rates(
 ):
     mode = "min" if monitor in ("val_loss", "mae") else "max"
     rng = np.random.default_rng(zlib.crc32(f"{monitor} {threshold_mode} {cooldown}".encode()))
-    metrics = noisy_plateaus(rng, 80, mode)
+    metrics = noisy_plateaus(rng, 150, mode)
     settings = {
         "factor": 0.5,
         "patience": patience,
@@ -93,7 +93,7 @@ def test_reduce_on_plateau_gives_torchs_learning_rates(
         "cooldown": cooldown,
         "min_lr": min_lr,
     }
-    schedule = SCHEDULES["reduce_on_plateau"](0.01, 80, monitor=monitor, **settings)
+    schedule = SCHEDULES["reduce_on_plateau"](0.01, 150, monitor=monitor, **settings)
     expected = torch_reduce_lr_on_plateau(metrics, 0.01, mode, **settings)
     assert bpcli_rates(schedule, monitor, metrics) == expected
     assert len(set(expected)) > 2  # the sequence did reduce, more than once
