@@ -154,12 +154,20 @@ def explain(
 
 
 def predict_csv(
-    run: Run, source: str | Path, out: TextIO, *, proba: bool = False, stdin: TextIO | None = None
+    run: Run,
+    source: str | Path,
+    out: TextIO,
+    *,
+    proba: bool = False,
+    stdin: TextIO | None = None,
+    keep: list[str] = (),
 ) -> int:
-    """Predict the rows of a .csv (columns matched by name), .npy or .npz file, or of CSV on `stdin`
-    when `source` is '-', and write CSV to `out` chunk by chunk; returns the row count."""
-    chunks = feature_chunks(str(source), stdin, run.preprocess, run.config.data.target_column())
-    return write_predictions(run, chunks, out, proba)
+    """Predict the rows of a .csv (columns matched by name; others ignored), .npy or .npz file, or
+    of CSV on `stdin` when `source` is '-', and write CSV to `out` chunk by chunk, the CSV columns
+    named in `keep` first; returns the row count."""
+    target = run.config.data.target_column()
+    chunks = feature_chunks(str(source), stdin, run.preprocess, target, list(keep))
+    return write_predictions(run, chunks, out, proba, list(keep))
 
 
 def inspect(path: str | Path) -> dict:

@@ -163,10 +163,11 @@ def decision_boundary(loaded, out: Path, resolution: int = 300) -> Path:
             f"{loaded.path}: --boundary draws decision regions, this run is a regression",
             "plot its learning curves instead: bpcli plot RUN_DIR",
         )
-    if len(prep.feature_names) != 2:
+    if len(prep.feature_names) != 2 or prep.categories:
+        categorical = f" ({len(prep.categories)} categorical)" if prep.categories else ""
         raise RunError(
-            f"{loaded.path}: --boundary needs 2 input features, this run has "
-            f"{len(prep.feature_names)}",
+            f"{loaded.path}: --boundary needs 2 input features, both numeric, this run has "
+            f"{len(prep.feature_names)}{categorical}",
             "decision regions can be drawn for xor, moons, circles, spirals, blobs "
             "(n_features: 2) or any 2-feature CSV",
         )

@@ -126,10 +126,6 @@ def test_unseen_label_is_a_clear_error(iris_run, tmp_path):
     [
         ("sepal_length,sepal_width,petal_length,species\n1,2,3,setosa\n", "missing petal_width"),
         ("sepal_length,sepal_width,petal_length,petal_width\n1,2,3,4\n", "no target column"),
-        (
-            "sepal_length,sepal_width,petal_length,petal_width,colour,species\n1,2,3,4,red,setosa\n",
-            "unexpected colour",
-        ),
     ],
 )
 def test_wrong_columns_are_a_clear_error(iris_run, tmp_path, text, message):

@@ -159,7 +159,7 @@ def moons(**sections):
                 "warmup_epochs": 2,
             },
         },
-        "training": {"epochs": 14, "batch_size": 16},
+        "training": {"epochs": 20, "batch_size": 16},
     }
     for key, value in sections.items():
         config[key] = {**config[key], **value}
@@ -221,8 +221,8 @@ def test_a_damaged_schedule_state_is_refused(tmp_path):
             ["optimizer.schedule.monitor (--set)", "'val_r2' is not measured", "val_accuracy"],
         ),
         (
-            "optimizer.schedule.warmup_epochs=14",
-            ["optimizer.schedule.warmup_epochs (--set)", "leave none of training.epochs=14"],
+            "optimizer.schedule.warmup_epochs=20",
+            ["optimizer.schedule.warmup_epochs (--set)", "leave none of training.epochs=20"],
         ),
         ("optimizer.schedule.factor=1.5", ["optimizer.schedule.factor (--set)", "less than 1"]),
         ("optimizer.schedule.threshold_mode=relative", ["'rel' or 'abs'"]),

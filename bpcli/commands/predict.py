@@ -16,20 +16,32 @@ from bpcli.commands.app import RunArg, app, user_errors
 @app.command(
     epilog="Examples:  bpcli predict runs/iris flowers.csv  |  "
     "cat big.csv | bpcli predict runs/iris - | head  |  "
-    "bpcli predict runs/iris flowers.csv --proba --output predictions.csv"
+    "bpcli predict runs/iris flowers.csv --proba --output predictions.csv  |  "
+    "bpcli predict runs/iris flowers.csv --keep id"
 )
 def predict(
     run: RunArg,
     source: Annotated[
         str,
         typer.Argument(
-            help="Features: a .csv (header with the training columns), .npy or .npz file, or - for CSV on stdin.",
+            help="Features: a .csv (header with the training columns; other columns are ignored), "
+            ".npy or .npz file, or - for CSV on stdin.",
             metavar="[INPUT|-]",
         ),
     ] = "-",
     proba: Annotated[
         bool, typer.Option("--proba", help="Add one probability column per class (proba_<label>).")
     ] = False,
+    keep: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--keep",
+            "-k",
+            help="Copy this input column (e.g. an id) into the output, before the predictions; "
+            "repeatable.",
+            metavar="COLUMN",
+        ),
+    ] = None,
     output: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(
@@ -59,12 +71,16 @@ def predict(
             stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="")
         if output is None:
             try:
-                api.predict_csv(loaded, source, sys.stdout, proba=proba, stdin=stdin)
+                api.predict_csv(
+                    loaded, source, sys.stdout, proba=proba, stdin=stdin, keep=keep or []
+                )
             except BrokenPipeError:
                 # The reader left (| head): silence the final flush of stdout and stop as a success.
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 raise typer.Exit(0) from None
             return
         with atomic_output(output) as stream:
-            count = api.predict_csv(loaded, source, stream, proba=proba, stdin=stdin)
+            count = api.predict_csv(
+                loaded, source, stream, proba=proba, stdin=stdin, keep=keep or []
+            )
         stderr_console().print(f"wrote {count} predictions to {output}", markup=False)

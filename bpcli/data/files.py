@@ -1,7 +1,7 @@
 """Reading data files: CSV (header, ragged rows, line numbers in errors), NPZ (arrays X, y) and NPY.
 
-Features come out as float arrays (n, d); raw targets as a 1-D array of labels or numbers, or (n, k)
-numbers for multi-output regression.
+Features come out as float arrays (n, d) (categorical CSV columns as their text cells beside them);
+raw targets as a 1-D array of labels or numbers, or (n, k) numbers for multi-output regression.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ import math
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from bpcli.data.columns import ColumnChoice, category_cells, plan_columns, weight_cells
 from bpcli.errors import DataError
 
 MAX_COLUMNS = 100_000
@@ -23,13 +24,20 @@ MAX_COLUMNS = 100_000
 
 @dataclass
 class Table:
-    """Features X (n, d) and raw targets y as read from a source, with their names."""
+    """Features and raw targets y as read from a source, with their names.
+
+    `feature_names` are the model's feature columns in order; X (n, d) holds the numeric ones (in the
+    same order), `categorical` the text cells of each categorical one; `weights` the sample weights.
+    """
 
     X: np.ndarray
     y: np.ndarray
     feature_names: list[str]
     target_name: str
     origin: str
+    categorical: dict[str, np.ndarray] = field(default_factory=dict)
+    weights: np.ndarray | None = None
+    weight_name: str | None = None
 
 
 def _parse_number(cell: str) -> float:
@@ -88,27 +96,38 @@ def read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
 
 
 def features_from_cells(
-    rows: list[list[str]], columns: list[int], names: list[str], path
+    rows: list[list[str]], columns: list[int], names: list[str], path, lines=None
 ) -> np.ndarray:
-    """A float64 (n, d) array from the given columns; text, empty, NaN or inf cells are errors."""
+    """A float64 (n, d) array from the given columns; text, empty, NaN or inf cells are errors
+    naming the line (`lines`: each row's line in the file; default: rows start at line 2)."""
+    try:
+        X = np.array([[row[c] for c in columns] for row in rows], dtype=np.float64)
+        if X.size == 0 or np.isfinite(X).all():
+            return X.reshape(len(rows), len(columns))
+    except ValueError:
+        pass  # numpy's parser refused a cell: Python's float() decides below
     try:
         return np.array(
             [[_parse_number(row[c]) for c in columns] for row in rows], dtype=np.float64
-        )
+        ).reshape(len(rows), len(columns))
     except ValueError:
-        for line, row in enumerate(rows, start=2):
+        for index, row in enumerate(rows):
             for c in columns:
                 try:
                     _parse_number(row[c])
                 except ValueError:
+                    line = lines[index] if lines is not None else index + 2
                     raise DataError(
                         f"{path}, line {line}: feature '{names[c]}' is {row[c]!r}, not a finite number",
-                        "features must be numeric; drop or encode text columns",
+                        "features must be numeric; drop or encode text columns "
+                        "(data.drop, data.categorical)",
                     ) from None
         raise
 
 
-def load_csv(path: Path, target: str | int | None) -> Table:
+def load_csv(path: Path, target: str | int | None, choice: ColumnChoice | None = None) -> Table:
+    """A CSV's features (by `choice`: all columns but the target, by default) and target."""
+    choice = choice or ColumnChoice()
     header, rows = read_csv_rows(path)
     if len(header) < 2:
         raise DataError(f"{path}: needs at least one feature column and a target column")
@@ -124,10 +143,15 @@ def load_csv(path: Path, target: str | int | None) -> Table:
         raise DataError(
             f"data.target: column '{target}' is not in {path}", f"columns: {', '.join(header)}"
         )
-    columns = [c for c in range(len(header)) if c != target_index]
-    X = features_from_cells(rows, columns, header, path)
+    plan = plan_columns(header, target_index, choice, rows, path)
+    X = features_from_cells(rows, plan.numeric, header, path)
     y = parse_targets([row[target_index] for row in rows], path, header[target_index])
-    return Table(X, y, [header[c] for c in columns], header[target_index], str(path))
+    categorical = category_cells(rows, {name: plan.index[name] for name in plan.categorical}, path)
+    weights = None
+    if plan.weight is not None:
+        weights = weight_cells(rows, header.index(plan.weight), plan.weight, path)
+    target_name = header[target_index]
+    return Table(X, y, plan.features, target_name, str(path), categorical, weights, plan.weight)
 
 
 def load_numpy(path: Path, target) -> Table:

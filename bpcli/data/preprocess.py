@@ -1,6 +1,11 @@
 """Preprocessing: what turns raw rows into network inputs and outputs back into labels.
 
 Fitted on the training split only, saved with the run, and re-applied unchanged by eval and predict.
+The network's input is the numeric features, standardised (x − mean) / std, followed by one one-hot
+block per categorical feature: column `name=category` is 1 where the row holds that category (the
+categories seen in the training split, sorted); an unseen category is an error, or with
+unknown: ignore a block of zeros. Class weights (per class, in `classes` order) and the name of the
+sample-weight column are kept here too, so eval weighs the loss as training did.
 """
 
 from __future__ import annotations
@@ -25,20 +30,75 @@ class Preprocess:
     classes: list | None = None
     outputs: int = 1
     extra: dict = field(default_factory=dict)
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    """Each categorical feature's categories, in the order of its one-hot columns."""
+    unknown: str = "error"
+    class_weights: list[float] | None = None
+    weight_name: str | None = None
 
-    def transform(self, X: np.ndarray, dtype, owned: bool = False) -> np.ndarray:
-        """Standardise features (if fitted), (X − mean) / std, and cast to the network's dtype.
+    @property
+    def numeric_names(self) -> list[str]:
+        """The numeric features, in the order of X's columns."""
+        return [name for name in self.feature_names if name not in self.categories]
+
+    def input_names(self) -> list[str]:
+        """The network's input columns: numeric features, then `name=category` per one-hot column."""
+        onehot = [f"{name}={value}" for name, values in self.categories.items() for value in values]
+        return self.numeric_names + onehot
+
+    @property
+    def inputs(self) -> int:
+        """The network's input width."""
+        return len(self.numeric_names) + sum(len(values) for values in self.categories.values())
+
+    def transform(
+        self, X: np.ndarray, dtype, owned: bool = False, categorical: dict | None = None
+    ) -> np.ndarray:
+        """Network inputs: numeric features X standardised (if fitted), (X − mean) / std, in the
+        network's dtype, followed by the one-hot blocks of the `categorical` cells.
 
         `owned`: X is a copy the caller gives away, so it may be standardised where it is.
         """
         converted = np.ascontiguousarray(X, dtype=dtype)
-        if self.mean is None:
+        if self.mean is not None:
+            if converted is X and not owned:
+                converted = converted.copy()
+            converted -= np.asarray(self.mean, dtype)
+            converted /= np.asarray(self.std, dtype)
+        if not self.categories:
             return converted
-        if converted is X and not owned:
-            converted = converted.copy()
-        converted -= np.asarray(self.mean, dtype)
-        converted /= np.asarray(self.std, dtype)
-        return converted
+        return np.hstack([converted, self.one_hot(categorical or {}, len(converted), dtype)])
+
+    def one_hot(self, cells: dict[str, np.ndarray], rows: int, dtype) -> np.ndarray:
+        """The one-hot blocks (rows, Σ categories) of the categorical features' cells."""
+        blocks = []
+        for name, values in self.categories.items():
+            if name not in cells:
+                raise DataError(f"no column '{name}': the model needs it (categorical)")
+            column = np.asarray(cells[name], dtype=str)
+            codes = np.searchsorted(values, column)
+            found = codes < len(values)
+            found[found] = np.asarray(values)[codes[found]] == column[found]
+            if not found.all() and self.unknown == "error":
+                raise DataError(
+                    f"column '{name}': category {str(column[~found][0])!r} was not seen in training",
+                    f"known: {', '.join(values)}; or set data.unknown: ignore (all zeros)",
+                )
+            block = np.zeros((rows, len(values)), dtype)
+            block[np.flatnonzero(found), codes[found]] = 1.0
+            blocks.append(block)
+        return np.hstack(blocks)
+
+    def row_weights(self, Y: np.ndarray, samples: np.ndarray | None, dtype) -> np.ndarray | None:
+        """Each row's weight in the loss: its class's weight times its sample weight (or None)."""
+        weights = None
+        if self.class_weights is not None:
+            classes = Y if self.task == "classification" else Y[:, 0].astype(np.int64)
+            weights = np.asarray(self.class_weights, dtype)[classes]
+        if samples is not None:
+            samples = np.asarray(samples, dtype)
+            weights = samples if weights is None else weights * samples
+        return weights
 
     def encode(self, y: np.ndarray, dtype, origin: str = "data") -> np.ndarray:
         """Targets as the loss wants them: class indices, a (n, 1) 0/1 column, or (n, k) floats."""
@@ -64,25 +124,69 @@ class Preprocess:
 
 
 def fit_preprocess(
-    table: Table, task: str, train_rows: np.ndarray, standardize: bool
+    table: Table,
+    task: str,
+    train_rows: np.ndarray,
+    standardize: bool,
+    class_weight=None,
+    unknown: str = "error",
 ) -> Preprocess:
-    """Label mapping from all targets; standardisation statistics from the training rows only."""
-    prep = Preprocess(task, table.feature_names, table.target_name)
+    """Label mapping from all targets; standardisation statistics, categories and balanced class
+    weights from the training rows only."""
+    prep = Preprocess(task, table.feature_names, table.target_name, unknown=unknown)
+    prep.categories = {
+        name: np.unique(cells[train_rows]).tolist() for name, cells in table.categorical.items()
+    }
+    prep.weight_name = table.weight_name
+    prep.classes = target_classes(table, task)
+    if task == "regression":
+        prep.outputs = 1 if table.y.ndim == 1 else table.y.shape[1]
+    else:
+        prep.outputs = len(prep.classes) if task == "classification" else 1
+    if standardize:
+        mean, std = column_statistics(table.X, train_rows)
+        prep.mean, prep.std = mean.tolist(), np.where(std > 0, std, 1.0).tolist()
+    if class_weight is not None:
+        prep.class_weights = class_weights(class_weight, prep.classes, table.y[train_rows])
+    return prep
+
+
+def target_classes(table: Table, task: str) -> list | None:
+    """The sorted class labels of a classification target (None for regression), after checking
+    that the target fits the task."""
     if task == "regression":
         if not np.issubdtype(table.y.dtype, np.number):
             raise DataError(
                 f"{table.origin}: target '{table.target_name}' holds text, a regression loss needs numbers",
                 "use loss: cross_entropy for class labels",
             )
-        prep.outputs = 1 if table.y.ndim == 1 else table.y.shape[1]
-    else:
-        prep.classes = np.unique(table.y).tolist()
-        _check_classes(prep.classes, task, table)
-        prep.outputs = len(prep.classes) if task == "classification" else 1
-    if standardize:
-        mean, std = column_statistics(table.X, train_rows)
-        prep.mean, prep.std = mean.tolist(), np.where(std > 0, std, 1.0).tolist()
-    return prep
+        return None
+    classes = np.unique(table.y).tolist()
+    _check_classes(classes, task, table)
+    return classes
+
+
+def class_weights(setting, classes: list, train_labels: np.ndarray) -> list[float]:
+    """Per-class weights: balanced n / (K · n_c) over the training rows (scikit-learn's
+    compute_class_weight), or {label: weight} with every other class at 1."""
+    if setting == "balanced":
+        counts = np.array([np.sum(train_labels == label) for label in classes])
+        if not counts.all():
+            absent = classes[int(np.argmin(counts))]
+            raise DataError(
+                f"training.class_weight: balanced needs every class in the training split; "
+                f"class {absent!r} has no training rows",
+                "use data.stratify: true, or give the weights as {label: weight}",
+            )
+        return (len(train_labels) / (len(classes) * counts)).tolist()
+    by_text = {str(label): label for label in classes}
+    unknown = [label for label in setting if label not in by_text]
+    if unknown:
+        raise DataError(
+            f"training.class_weight: {unknown[0]!r} is not a class of the data",
+            f"classes: {', '.join(by_text)}",
+        )
+    return [float(setting.get(str(label), 1.0)) for label in classes]
 
 
 def column_statistics(X: np.ndarray, rows: np.ndarray, chunk_rows: int = 8192):

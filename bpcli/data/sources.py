@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bpcli.data.columns import ColumnChoice
 from bpcli.data.files import Table, load_csv, load_numpy
 from bpcli.errors import DataError
 
@@ -108,12 +109,14 @@ def generator_options(data_config) -> dict:
     return {key: getattr(data_config, key) for key in settings(data_config.source)}
 
 
-def load_table(source: str, target, rng: np.random.Generator, options: dict) -> Table:
-    """Any data source: a generator name, a shipped dataset name, or a .csv/.npz/.npy path."""
+def load_table(source: str, target, rng: np.random.Generator, options: dict, choice=None) -> Table:
+    """Any data source: a generator name, a shipped dataset name, or a .csv/.npz/.npy path;
+    `choice` (a ColumnChoice) selects a CSV's columns by name."""
+    choice = choice or ColumnChoice()
     if source in GENERATORS:
         return generate(source, rng, options)
     if source in SHIPPED:
-        return load_csv(shipped_path(source), target)
+        return load_csv(shipped_path(source), target, choice)
     path = Path(source)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".npz", ".npy"):
@@ -123,4 +126,11 @@ def load_table(source: str, target, rng: np.random.Generator, options: dict) -> 
         )
     if not path.is_file():
         raise DataError(f"data.source: file not found: {path}")
-    return load_csv(path, target) if suffix == ".csv" else load_numpy(path, target)
+    if suffix == ".csv":
+        return load_csv(path, target, choice)
+    if choice.any:
+        raise DataError(
+            f"{path}: data.features, drop, categorical and weight name CSV columns",
+            "use a CSV file, or choose the columns when writing the array",
+        )
+    return load_numpy(path, target)

@@ -1,6 +1,7 @@
 """Splits: a source's rows divided into train, validation and test, made network-ready.
 
-One seeded permutation decides the split; the split arrays are copies of the selected rows,
+One seeded permutation decides the split; stratified, each class is split on its own, so every split
+holds every class in its overall proportion. The split arrays are copies of the selected rows,
 preprocessed in place (the full-data train split of a config without held-out rows is not copied).
 """
 
@@ -10,8 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bpcli.data.columns import ColumnChoice
 from bpcli.data.files import Table
-from bpcli.data.preprocess import Preprocess, fit_preprocess
+from bpcli.data.preprocess import Preprocess, fit_preprocess, target_classes
 from bpcli.data.sources import generator_options, load_table
 from bpcli.errors import DataError
 
@@ -37,12 +39,43 @@ class Prepared:
     table: Table
 
 
-def split_rows(n: int, validation: float, test: float, rng) -> dict[str, np.ndarray]:
-    """Shuffled row indices for train / validation / test (fractions of n, rounded)."""
-    order = rng.permutation(n)
-    n_test, n_val = round(n * test), round(n * validation)
-    if n - n_test - n_val < 1:
+def split_rows(n: int, validation: float, test: float, rng, labels=None) -> dict[str, np.ndarray]:
+    """Shuffled row indices for train / validation / test (fractions of n, rounded).
+
+    With `labels` (stratified) the fractions apply to each class's rows: a held-out split that gets
+    rows at all (round(n · fraction) ≥ 1) takes round(n_c · fraction) of class c, at least 1, so it
+    holds every class; the rest train. A class too small for that is an error naming it.
+    """
+    sizes = {"test": round(n * test), "validation": round(n * validation)}
+    if n - sizes["test"] - sizes["validation"] < 1:
         raise DataError(f"only {n} rows: nothing left for training after the splits")
+    order = rng.permutation(n)
+    if labels is None:
+        return _cut(order, sizes)
+    fractions = {"test": test, "validation": validation}
+    classes, codes = np.unique(labels, return_inverse=True)
+    shuffled = codes[order]
+    parts = []
+    for c, label in enumerate(classes):
+        rows = order[shuffled == c]
+        share = {
+            name: max(round(len(rows) * fractions[name]), 1) if sizes[name] else 0 for name in sizes
+        }
+        if len(rows) - sum(share.values()) < 1:
+            held = " and ".join(name for name in share if share[name])
+            raise DataError(
+                f"class {label.item()!r} has only {len(rows)} row(s): too few for a row in the "
+                f"{held} split{'s' if ' and ' in held else ''} and one to train on",
+                "lower data.validation_split / data.test_split, set data.stratify: false, "
+                "or add rows of that class",
+            )
+        parts.append(_cut(rows, share))
+    return {name: np.sort(np.concatenate([p[name] for p in parts])) for name in parts[0]}
+
+
+def _cut(order: np.ndarray, sizes: dict[str, int]) -> dict[str, np.ndarray]:
+    """The first rows of `order` to test, the next to validation, the rest to train (sorted)."""
+    n_test, n_val = sizes["test"], sizes["validation"]
     return {
         "train": np.sort(order[n_test + n_val :]),
         "validation": np.sort(order[n_test : n_test + n_val]),
@@ -55,19 +88,33 @@ def _take_rows(array: np.ndarray, index: np.ndarray) -> np.ndarray:
     return array if len(index) == len(array) else array[index]
 
 
-def prepare(data_config, task: str, dtype, rng_data, rng_split) -> Prepared:
+def prepare(data_config, task: str, dtype, rng_data, rng_split, class_weight=None) -> Prepared:
     """Load the configured data, split it, fit the preprocessing and build network-ready splits."""
     table = load_table(
-        data_config.source, data_config.target_column(), rng_data, generator_options(data_config)
+        data_config.source,
+        data_config.target_column(),
+        rng_data,
+        generator_options(data_config),
+        ColumnChoice.of(data_config),
     )
-    rows = split_rows(len(table.y), data_config.validation_split, data_config.test_split, rng_split)
-    prep = fit_preprocess(table, task, rows["train"], data_config.standardize)
-    splits = {
-        name: Split(
-            prep.transform(_take_rows(table.X, index), dtype, owned=len(index) < len(table.X)),
-            prep.encode(_take_rows(table.y, index), dtype),
-            index,
-        )
-        for name, index in rows.items()
-    }
+    target_classes(table, task)  # a target that does not fit the task fails before the split
+    labels = table.y if data_config.stratify and task != "regression" else None
+    rows = split_rows(
+        len(table.y), data_config.validation_split, data_config.test_split, rng_split, labels
+    )
+    unknown = getattr(data_config, "unknown", "error")
+    prep = fit_preprocess(
+        table, task, rows["train"], data_config.standardize, class_weight, unknown
+    )
+    splits = {name: make_split(table, prep, index, dtype) for name, index in rows.items()}
     return Prepared(splits, prep, table)
+
+
+def make_split(table: Table, prep: Preprocess, index: np.ndarray, dtype) -> Split:
+    """The network-ready rows `index` of a table: inputs, encoded targets, row weights."""
+    owned = len(index) < len(table.X)
+    categorical = {name: cells[index] for name, cells in table.categorical.items()}
+    X = prep.transform(_take_rows(table.X, index), dtype, owned, categorical)
+    Y = prep.encode(_take_rows(table.y, index), dtype, table.origin)
+    samples = None if table.weights is None else table.weights[index]
+    return Split(X, Y, index, prep.row_weights(Y, samples, dtype))

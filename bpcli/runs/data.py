@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bpcli.data.columns import category_cells, weight_cells
 from bpcli.data.files import features_from_cells, load_numpy, parse_targets, read_csv_rows
 from bpcli.data.preprocess import Preprocess
 from bpcli.data.sources import (
@@ -19,7 +20,7 @@ from bpcli.data.sources import (
     generator_options,
     shipped_path,
 )
-from bpcli.data.splits import Prepared
+from bpcli.data.splits import Prepared, make_split
 from bpcli.errors import DataError, RunError
 from bpcli.training.experiment import prepare_data
 
@@ -61,10 +62,8 @@ def run_split(loaded, split: str) -> Labelled:
             else f"the run {loaded.path} has no train rows",
             "evaluate another split (--split) or other data (--data)",
         )
-    dtype = loaded.network.dtype
-    prep, table = loaded.preprocess, data.table
-    X = prep.transform(table.X[rows], dtype)
-    return Labelled(X, prep.encode(table.y[rows], dtype, table.origin), f"{split} split")
+    made = make_split(data.table, loaded.preprocess, rows, loaded.network.dtype)
+    return Labelled(made.X, made.Y, f"{split} split", made.weights)
 
 
 def _check_same_data(loaded, fresh: Preprocess) -> None:
@@ -72,6 +71,7 @@ def _check_same_data(loaded, fresh: Preprocess) -> None:
     saved = loaded.preprocess
     same = (
         fresh.feature_names == saved.feature_names
+        and fresh.categories == saved.categories
         and fresh.classes == saved.classes
         and fresh.outputs == saved.outputs
         and (saved.mean is None or np.allclose(fresh.mean, saved.mean, rtol=1e-12, atol=0))
@@ -86,32 +86,38 @@ def _check_same_data(loaded, fresh: Preprocess) -> None:
 
 
 def feature_columns(header: list[str], prep: Preprocess, origin: str) -> list[int]:
-    """Indices of the training features in `header`, by name; the target column may be present."""
+    """Indices of the model's feature columns in `header`, by name; other columns are ignored."""
     expected = prep.feature_names
-    allowed = set(expected) | {prep.target_name}
     missing = [name for name in expected if name not in header]
-    unexpected = [name for name in header if name not in allowed]
-    duplicated = sorted({name for name in header if header.count(name) > 1})
-    if missing or unexpected or duplicated:
+    duplicated = sorted({name for name in expected if header.count(name) > 1})
+    if missing or duplicated:
         problems = []
         if missing:
             problems.append(f"missing {', '.join(missing)}")
-        if unexpected:
-            problems.append(f"unexpected {', '.join(unexpected)}")
         if duplicated:
             problems.append(f"repeated {', '.join(duplicated)}")
         raise DataError(
             f"{origin}: columns do not match the model ({'; '.join(problems)})",
             f"expected the {len(expected)} feature columns {', '.join(expected)} "
-            f"(the target column '{prep.target_name}' may be present and is ignored)",
+            "(other columns may be present and are ignored)",
         )
     return [header.index(name) for name in expected]
+
+
+def read_features(rows: list[list[str]], header, prep: Preprocess, origin, lines=None):
+    """The model's features from CSV cells by name: numeric X (float64) and categorical cells."""
+    columns = dict(zip(prep.feature_names, feature_columns(header, prep, origin), strict=True))
+    numeric = [columns[name] for name in prep.numeric_names]
+    X = features_from_cells(rows, numeric, header, origin, lines)
+    categorical = {name: columns[name] for name in prep.categories}
+    return X, category_cells(rows, categorical, origin, lines)
 
 
 def labelled_source(loaded, source: str) -> Labelled:
     """Other labelled data (built-in name or .csv/.npz/.npy) through the run's preprocessing."""
     prep, config = loaded.preprocess, loaded.config
     dtype = loaded.network.dtype
+    categorical, samples = {}, None
     if source in GENERATORS:
         # A fresh sample from the generator (seed + 1), with the run's options if it trained on it.
         options = generator_options(config.data) if config.data.source == source else {}
@@ -126,9 +132,10 @@ def labelled_source(loaded, source: str) -> Labelled:
                 f"eval needs the features {', '.join(prep.feature_names)} and the target "
                 f"'{prep.target_name}'; to predict unlabelled rows use bpcli predict",
             )
-        X = features_from_cells(rows, feature_columns(header, prep, str(path)), header, path)
+        X, categorical = read_features(rows, header, prep, path)
         column = header.index(prep.target_name)
         y = parse_targets([row[column] for row in rows], path, prep.target_name)
+        samples = _sample_weights(rows, header, prep, path)
     elif Path(source).suffix.lower() in (".npz", ".npy"):
         target = config.data.target_column()
         target = target if isinstance(target, int) else None
@@ -139,7 +146,21 @@ def labelled_source(loaded, source: str) -> Labelled:
             f"--data '{source}' is neither a built-in dataset nor a .csv/.npz/.npy file",
             f"built-in: {', '.join(BUILTIN)}",
         )
-    return Labelled(prep.transform(X, dtype), prep.encode(y, dtype, source), source)
+    Y = prep.encode(y, dtype, source)
+    weights = prep.row_weights(Y, samples, dtype)
+    return Labelled(prep.transform(X, dtype, categorical=categorical), Y, source, weights)
+
+
+def _sample_weights(rows, header: list[str], prep: Preprocess, path) -> np.ndarray | None:
+    """The sample-weight column a run trained with (eval weighs the loss the same way)."""
+    if prep.weight_name is None:
+        return None
+    if prep.weight_name not in header:
+        raise DataError(
+            f"{path}: no weight column '{prep.weight_name}'",
+            "the run weighs its loss by it (data.weight); eval needs it too",
+        )
+    return weight_cells(rows, header.index(prep.weight_name), prep.weight_name, path)
 
 
 def _existing(source: str) -> Path:
@@ -150,6 +171,12 @@ def _existing(source: str) -> Path:
 
 
 def _check_width(X: np.ndarray, prep: Preprocess, origin: str) -> np.ndarray:
+    if prep.categories or prep.weight_name:
+        raise DataError(
+            f"{origin}: the model reads columns by name (categorical: "
+            f"{', '.join(prep.categories) or 'none'}; weight: {prep.weight_name or 'none'})",
+            "give a CSV with a header",
+        )
     if X.shape[1] != len(prep.feature_names):
         raise DataError(
             f"{origin}: {X.shape[1]} feature columns, the model expects {len(prep.feature_names)}",

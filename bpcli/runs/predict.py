@@ -2,6 +2,8 @@
 
 Memory stays bounded by the chunk size: a CSV is parsed `CHUNK_ROWS` rows at a time, an .npy is
 memory-mapped, and every chunk's predictions are written (and flushed) before the next is read.
+A CSV's columns are matched by name: columns the model does not use are ignored, and `keep` columns
+are passed through to the output, in front of the predictions, so they can be joined back.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import csv
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -19,16 +22,28 @@ from bpcli.data.files import csv_records
 from bpcli.data.preprocess import Preprocess
 from bpcli.errors import DataError
 from bpcli.runs.atomic import atomic_file
-from bpcli.runs.data import feature_columns
+from bpcli.runs.data import feature_columns, read_features
 
 CHUNK_ROWS = 4096
+
+
+@dataclass
+class Chunk:
+    """Rows to predict: numeric features X (rows, d), categorical cells, columns passed through."""
+
+    X: np.ndarray
+    categorical: dict[str, np.ndarray] = field(default_factory=dict)
+    kept: list[list[str]] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------- reading
 
 
-def csv_chunks(stream: TextIO, prep: Preprocess, origin: str, chunk_rows=CHUNK_ROWS) -> Iterator:
-    """Float64 feature chunks (rows, d) from a CSV stream with a header; columns matched by name.
+def csv_chunks(
+    stream: TextIO, prep: Preprocess, origin: str, chunk_rows=CHUNK_ROWS, keep=()
+) -> Iterator[Chunk]:
+    """Chunks of a CSV stream with a header; the model's columns matched by name, `keep` columns
+    passed through.
 
     The header is read and checked at once (so a wrong file fails before any output); rows lazily.
     """
@@ -41,22 +56,33 @@ def csv_chunks(stream: TextIO, prep: Preprocess, origin: str, chunk_rows=CHUNK_R
             f"expected a CSV header with the columns {', '.join(prep.feature_names)}",
         )
     header = [name.strip() for name in header]
-    return _csv_rows(
-        reader, header, feature_columns(header, prep, origin), prep, origin, chunk_rows
-    )
+    feature_columns(header, prep, origin)
+    missing = [name for name in keep if name not in header]
+    if missing:
+        raise DataError(
+            f"--keep: no column {', '.join(repr(m) for m in missing)} in {origin}",
+            f"columns: {', '.join(header)}",
+        )
+    kept = [header.index(name) for name in keep]
+    return _csv_rows(reader, header, kept, prep, origin, chunk_rows)
 
 
-def _csv_rows(reader, header, columns, prep, origin, chunk_rows) -> Iterator:
+def _csv_rows(reader, header, kept, prep, origin, chunk_rows) -> Iterator[Chunk]:
     rows, lines = [], []
     with _csv_problems(origin, reader):
         for row in csv_records(reader, len(header), origin):
-            rows.append([row[c] for c in columns])
+            rows.append(row)
             lines.append(reader.line_num)
             if len(rows) == chunk_rows:
-                yield _parse_cells(rows, lines, prep.feature_names, origin)
+                yield _chunk(rows, lines, header, kept, prep, origin)
                 rows, lines = [], []
     if rows:
-        yield _parse_cells(rows, lines, prep.feature_names, origin)
+        yield _chunk(rows, lines, header, kept, prep, origin)
+
+
+def _chunk(rows, lines, header, kept, prep, origin) -> Chunk:
+    X, categorical = read_features(rows, header, prep, origin, lines)
+    return Chunk(X, categorical, [[row[c] for row in rows] for c in kept])
 
 
 @contextmanager
@@ -69,29 +95,13 @@ def _csv_problems(origin: str, reader):
         raise DataError(f"{origin}, line {reader.line_num}: malformed CSV ({error})") from None
 
 
-def _parse_cells(rows: list[list[str]], lines: list[int], names: list[str], origin: str):
-    try:
-        X = np.array(rows, dtype=np.float64)
-        if np.all(np.isfinite(X)):
-            return X
-    except ValueError:
-        pass
-    for row, line in zip(rows, lines, strict=True):
-        for cell, name in zip(row, names, strict=True):
-            try:
-                ok = np.isfinite(float(cell))
-            except ValueError:
-                ok = False
-            if not ok:
-                raise DataError(
-                    f"{origin}, line {line}: feature '{name}' is {cell!r}, not a finite number",
-                    "every feature must be a number (no empty, NaN or inf cells)",
-                )
-    raise AssertionError("unreachable: a cell failed to parse but none was found")
-
-
-def numpy_chunks(path: Path, prep: Preprocess, target, chunk_rows=CHUNK_ROWS) -> Iterator:
+def numpy_chunks(path: Path, prep: Preprocess, target, chunk_rows=CHUNK_ROWS) -> Iterator[Chunk]:
     """Chunks of an .npy (memory-mapped; a trailing target column is dropped) or of an .npz's X."""
+    if prep.categories:
+        raise DataError(
+            f"{path}: the model has categorical columns ({', '.join(prep.categories)})",
+            "predict from a CSV with a header",
+        )
     width = len(prep.feature_names)
     try:
         if path.suffix.lower() == ".npz":
@@ -125,13 +135,15 @@ def _array_rows(X: np.ndarray, keep, path: Path, chunk_rows: int) -> Iterator:
         if not np.all(np.isfinite(chunk)):
             row = start + int(np.argmax(~np.all(np.isfinite(chunk), axis=1)))
             raise DataError(f"{path}: row {row} holds NaN or inf")
-        yield chunk
+        yield Chunk(chunk)
 
 
-def feature_chunks(source: str, stdin: TextIO, prep: Preprocess, target) -> Iterator:
-    """Chunks from '-' (CSV on stdin) or a .csv/.npy/.npz path."""
+def feature_chunks(
+    source: str, stdin: TextIO, prep: Preprocess, target, keep=()
+) -> Iterator[Chunk]:
+    """Chunks from '-' (CSV on stdin) or a .csv/.npy/.npz path; `keep`: CSV columns to pass on."""
     if source == "-":
-        return csv_chunks(stdin, prep, "stdin")
+        return csv_chunks(stdin, prep, "stdin", keep=keep)
     path = Path(source)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".npy", ".npz"):
@@ -141,9 +153,12 @@ def feature_chunks(source: str, stdin: TextIO, prep: Preprocess, target) -> Iter
     if not path.is_file():
         raise DataError(f"input file not found: {path}")
     if suffix != ".csv":
+        if keep:
+            raise DataError(f"--keep names CSV columns; {path} is a {suffix} file")
         return numpy_chunks(path, prep, target)
     # The file closes when the chunks are exhausted or garbage-collected.
-    return csv_chunks(open(path, newline="", encoding="utf-8"), prep, str(path))  # noqa: SIM115
+    stream = open(path, newline="", encoding="utf-8")  # noqa: SIM115
+    return csv_chunks(stream, prep, str(path), keep=keep)
 
 
 # ---------------------------------------------------------------------------- writing
@@ -171,22 +186,27 @@ def output_columns(prep: Preprocess, Yhat: np.ndarray, proba: bool) -> list[np.n
     return columns
 
 
-def write_predictions(run, chunks: Iterator, out: TextIO, proba: bool) -> int:
-    """Predict every chunk with a saved `run` and write CSV rows to `out`, flushing per chunk;
-    returns the row count. The header goes out with the first chunk, so input that fails in its
-    first chunk writes nothing."""
+def write_predictions(run, chunks: Iterator[Chunk], out: TextIO, proba: bool, keep=()) -> int:
+    """Predict every chunk with a saved `run` and write CSV rows to `out` (the `keep` columns
+    first), flushing per chunk; returns the row count. The header goes out with the first chunk, so
+    input that fails in its first chunk writes nothing."""
     prep = run.preprocess
+    header = [*keep, *output_header(prep, proba)]
+    clash = sorted({name for name in header if header.count(name) > 1})
+    if clash:
+        raise DataError(f"--keep: {', '.join(clash)} would appear twice in the output")
     writer = csv.writer(out, lineterminator="\n")
     count = 0
-    for X in chunks:
-        Yhat = run.outputs(X)
+    for chunk in chunks:
+        Yhat = run.outputs(chunk.X, chunk.categorical)
         if count == 0:
-            writer.writerow(output_header(prep, proba))
-        writer.writerows(zip(*output_columns(prep, Yhat, proba), strict=True))
+            writer.writerow(header)
+        columns = [*chunk.kept, *output_columns(prep, Yhat, proba)]
+        writer.writerows(zip(*columns, strict=True))
         out.flush()
-        count += X.shape[0]
+        count += chunk.X.shape[0]
     if count == 0:
-        writer.writerow(output_header(prep, proba))
+        writer.writerow(header)
     return count
 
 

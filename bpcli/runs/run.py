@@ -45,7 +45,7 @@ class Run:
         summary = folder.read_summary()
         # Initial values are placeholders: every tensor is then checked and replaced from the file.
         network = build_network(
-            config, len(preprocess.feature_names), preprocess.outputs, np.random.default_rng(0)
+            config, preprocess.inputs, preprocess.outputs, np.random.default_rng(0)
         )
         folder.read_weights_into(network)
         return cls(folder, config, preprocess, network, summary)
@@ -82,19 +82,24 @@ class Run:
 
     # ------------------------------------------------------------------------ predicting
 
-    def outputs(self, X) -> np.ndarray:
-        """The network's outputs Ŷ (n, k) for raw feature rows X (n, d), preprocessed as in training."""
-        return self.network.predict(self.preprocess.transform(np.asarray(X), self.network.dtype))
+    def outputs(self, X, categorical: dict | None = None) -> np.ndarray:
+        """The network's outputs Ŷ (n, k) for raw feature rows, preprocessed as in training: the
+        numeric features X (n, d) in the order of `preprocess.numeric_names`, and for a model with
+        categorical features, `categorical` {column: its n values}."""
+        inputs = self.preprocess.transform(
+            np.asarray(X), self.network.dtype, categorical=categorical
+        )
+        return self.network.predict(inputs)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, categorical: dict | None = None) -> np.ndarray:
         """Predictions for raw feature rows: labels as in training (classification) or values."""
-        return self.preprocess.decode(self.outputs(X))
+        return self.preprocess.decode(self.outputs(X, categorical))
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X, categorical: dict | None = None) -> np.ndarray:
         """Class probabilities (n, classes) in the order of `preprocess.classes` (classifiers only)."""
         if self.task == "regression":
             raise RunError(f"{self.path}: a regression model has no class probabilities")
-        Yhat = self.outputs(X)
+        Yhat = self.outputs(X, categorical)
         return Yhat if self.task == "classification" else np.c_[1 - Yhat, Yhat]
 
     def evaluate(self, split: str = "test", source: str | None = None) -> Report:

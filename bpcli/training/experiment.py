@@ -48,7 +48,8 @@ def prepare_data(config: Config) -> Prepared:
     """The config's data, split and preprocessed exactly as training sees it (no network built)."""
     rng_data, rng_split, *_ = seeded_generators(config.seed)
     task = LOSSES[config.loss].task
-    return prepare(config.data, task, np.dtype(config.training.dtype), rng_data, rng_split)
+    dtype = np.dtype(config.training.dtype)
+    return prepare(config.data, task, dtype, rng_data, rng_split, config.training.class_weight)
 
 
 def build_network(config: Config, inputs: int, outputs: int, rng: np.random.Generator) -> MLP:
@@ -93,9 +94,7 @@ def setup(config: Config) -> Experiment:
     """Seeded data, network (warm-started from model.init_from if set) and optimizer."""
     _, _, rng_init, rng_shuffle, rng_dropout = seeded_generators(config.seed)
     data = prepare_data(config)
-    network = build_network(
-        config, data.splits["train"].X.shape[1], data.preprocess.outputs, rng_init
-    )
+    network = build_network(config, data.preprocess.inputs, data.preprocess.outputs, rng_init)
     if config.model.init_from:
         weights.load_into(network, config.model.init_from)
     optimizer, schedule = build_optimizer(config), build_schedule(config)
