@@ -10,6 +10,7 @@ import copy
 import difflib
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -418,7 +419,7 @@ class TrainingConfig(Section):
         description="record per-layer gradient diagnostics; warn about vanishing/exploding "
         "gradients and dead ReLUs",
     )
-    class_weight: Literal["balanced"] | dict[str, Annotated[float, Field(gt=0)]] | None = Field(
+    class_weight: Any = Field(
         None,
         description="weigh each class's rows in the loss: balanced (n_samples / (n_classes · "
         "count), from the training split) or {label: weight} (other labels weigh 1); "
@@ -435,13 +436,23 @@ class TrainingConfig(Section):
         "r2, each also as val_<metric>",
     )
 
-    @field_validator("class_weight", mode="before")
+    @field_validator("class_weight")
     @classmethod
-    def _labels_as_text(cls, value):
-        """Labels are matched as text (YAML may read a label key as a number)."""
-        if isinstance(value, dict):
-            return {str(label): weight for label, weight in value.items()}
-        return value
+    def _balanced_or_mapping(cls, value):
+        """balanced, or {label: weight > 0} with the labels as text (YAML may read them as numbers)."""
+        if value is None or value == "balanced":
+            return value
+        if not isinstance(value, dict) or not value:
+            raise ValueError(f"must be balanced or a mapping {{label: weight}}, got {value!r}")
+        weights = {}
+        for label, weight in value.items():
+            number = (
+                weight if isinstance(weight, int | float) and not isinstance(weight, bool) else None
+            )
+            if number is None or not math.isfinite(number) or number <= 0:
+                raise ValueError(f"the weight of {label!r} must be a number > 0, got {weight!r}")
+            weights[str(label)] = float(number)
+        return weights
 
 
 class OutputConfig(Section):

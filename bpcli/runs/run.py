@@ -106,7 +106,9 @@ class Run:
         """Loss and metrics on a split of the run's data or on other labelled data."""
         batch = self.data(split, source)
         loss = LOSSES[self.config.loss]
-        report = evaluate_network(self.network, batch.X, batch.Y, loss, self.preprocess.classes)
+        report = evaluate_network(
+            self.network, batch.X, batch.Y, loss, self.preprocess.classes, batch.weights
+        )
         report.origin = batch.origin
         return report
 
