@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from bpcli.commands.app import ConfigArg, SetOption, app, user_errors
+from bpcli.commands.app import ConfigArg, SetOption, command, examples, user_errors
 
 
-@app.command(
-    epilog="Examples:  bpcli validate configs/digits.yaml  |  "
-    "bpcli validate configs/iris.yaml --set model.hidden=[32,16] > resolved.yaml"
+@command(
+    epilog=examples(
+        "bpcli validate configs/digits.yaml",
+        "bpcli validate configs/iris.yaml --set model.hidden='[32]'",
+    )
 )
 def validate(config: ConfigArg, overrides: SetOption = None) -> None:
     """Check CONFIG and its data without training; print the fully resolved config as YAML."""
