@@ -260,3 +260,14 @@ def test_the_resume_note_appears_only_when_the_result_differs(
     notes = resume_notes(run, *overrides)
     assert ("result will differ from an uninterrupted run" in notes) is differs
     assert "resuming" in notes
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_inspect_fits_the_terminal_without_cutting_numbers(width, iris_run):
+    result = runner.invoke(app, ["inspect", str(iris_run)], env={"COLUMNS": str(width)})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "…" not in result.stdout
+    assert all(cell_len(line) <= width for line in lines)
+    header = next(line for line in lines if "‖ΔW‖/‖W‖" in line)
+    assert header.split() == ["layer", "‖∇W‖", "first", "‖∇W‖", "‖ΔW‖/‖W‖", "dead", "saturated"]

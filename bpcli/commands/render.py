@@ -8,6 +8,7 @@ import math
 import time
 from pathlib import Path
 
+from rich import box
 from rich.cells import cell_len
 from rich.console import Console
 from rich.live import Live
@@ -400,6 +401,10 @@ def summary_line(epochs: list[dict], key: str = "val_loss") -> str:
 # ---------------------------------------------------------------------------- inspect
 
 
+COMPACT_TABLE = {"box": box.SIMPLE_HEAD, "pad_edge": False, "collapse_padding": True}
+"""The wide tables of `inspect`: a rule under the header, no vertical lines, so they fit 60 columns."""
+
+
 def inspect_parts(report: dict) -> list:
     """The report as Rich renderables, top to bottom."""
     parts: list = [
@@ -423,7 +428,9 @@ def inspect_parts(report: dict) -> list:
 
 
 def _layers_table(report: dict):
-    table = Table(title=f"parameters: {report['parameters']:,}", title_justify="left")
+    table = Table(
+        title=f"parameters: {report['parameters']:,}", title_justify="left", **COMPACT_TABLE
+    )
     for column in ("layer", "W shape", "activation", "parameters", "‖W‖", "rms(W)"):
         table.add_column(column, justify="left" if column == "activation" else "right")
     for row in report["layers"]:
@@ -457,13 +464,17 @@ def _training_line(training: dict) -> str:
 def _diagnostics_parts(summary: dict | None) -> list:
     if summary is None:
         return [Text("diagnostics: none recorded (training.diagnostics was off)", style="dim")]
-    table = Table(title=f"diagnostics, epoch {summary['last_epoch']}", title_justify="left")
-    for column in ("layer", "activation", "‖∇W‖", "first ‖∇W‖", "‖ΔW‖/‖W‖", "dead", "saturated"):
-        table.add_column(column, justify="left" if column == "activation" else "right")
+    # no activation column (the layers table has it): the table fits 60 columns uncut
+    table = Table(
+        title=f"diagnostics, epoch {summary['last_epoch']}",
+        title_justify="left",
+        **COMPACT_TABLE,
+    )
+    for column in ("layer", "‖∇W‖", "first ‖∇W‖", "‖ΔW‖/‖W‖", "dead", "saturated"):
+        table.add_column(column, justify="right")
     for row in summary["layers"]:
         table.add_row(
             str(row["layer"]),
-            row["activation"],
             _short(row["grad_norm"]),
             _short(row["first_grad_norm"]),
             _short(row["update_ratio"]),
