@@ -202,14 +202,7 @@ def test_the_loss_chart_fits_the_terminal(width):
 
 
 def test_train_prints_the_start_line_and_the_chart_within_the_width(tmp_path):
-    args = [
-        "train",
-        "configs/xor.yaml",
-        "--out",
-        str(tmp_path / "xor"),
-        "--set",
-        "training.epochs=60",
-    ]
+    args = ["train", "configs/xor.yaml", "-o", str(tmp_path / "xor"), "--set", "training.epochs=60"]
     result = runner.invoke(app, args, env={"COLUMNS": "60"})
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
@@ -271,3 +264,14 @@ def test_inspect_fits_the_terminal_without_cutting_numbers(width, iris_run):
     assert all(cell_len(line) <= width for line in lines)
     header = next(line for line in lines if "‖ΔW‖/‖W‖" in line)
     assert header.split() == ["layer", "‖∇W‖", "first", "‖∇W‖", "‖ΔW‖/‖W‖", "dead", "saturated"]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("command", [["gradcheck", "configs/iris.yaml"], ["eval"]])
+def test_gradcheck_and_eval_tables_fit_without_cutting_numbers(command, width, iris_run):
+    args = command if command[0] == "gradcheck" else [*command, str(iris_run)]
+    result = runner.invoke(app, args, env={"COLUMNS": str(width)})
+    assert result.exit_code == 0, result.output
+    table_lines = [line for line in result.stderr.splitlines() if "│" in line or "  " in line]
+    assert table_lines and "…" not in result.stderr
+    assert all(cell_len(line) <= width for line in table_lines)

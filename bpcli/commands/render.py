@@ -24,6 +24,13 @@ COMPACT = ("loss", "val_loss", "val_accuracy", "val_r2")
 """The few metrics beside the live bar, in the order they are dropped last to first when narrow."""
 CHART_WIDTH = 60
 """The loss chart's plot area at most; narrower terminals get a narrower chart."""
+COMPACT_TABLE = {
+    "box": box.SIMPLE_HEAD,
+    "show_edge": False,
+    "pad_edge": False,
+    "collapse_padding": True,
+}
+"""Wide tables (inspect, gradcheck): a rule under the header, no vertical lines: they fit 60 columns."""
 
 
 def stderr_console() -> Console:
@@ -296,7 +303,7 @@ def status(check: TensorCheck) -> str:
 
 def gradcheck_table(checks: list[TensorCheck], title: str) -> Table:
     """One row per parameter tensor: shape, entries checked and skipped, worst errors, verdict."""
-    table = Table(title=title)
+    table = Table(title=title, **COMPACT_TABLE)
     table.add_column("tensor")
     table.add_column("shape")
     for column in ("checked", "skipped", "max abs err", "max rel err", "result"):
@@ -399,10 +406,6 @@ def summary_line(epochs: list[dict], key: str = "val_loss") -> str:
 
 
 # ---------------------------------------------------------------------------- inspect
-
-
-COMPACT_TABLE = {"box": box.SIMPLE_HEAD, "pad_edge": False, "collapse_padding": True}
-"""The wide tables of `inspect`: a rule under the header, no vertical lines, so they fit 60 columns."""
 
 
 def inspect_parts(report: dict) -> list:

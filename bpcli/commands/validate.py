@@ -17,15 +17,9 @@ def validate(config: ConfigArg, overrides: SetOption = None) -> None:
     """Check CONFIG and its data without training; print the fully resolved config as YAML."""
     with user_errors():
         from bpcli import api
-        from bpcli.commands.render import stderr_console
+        from bpcli.commands.render import start_line, stderr_console
         from bpcli.config import to_yaml
 
         experiment = api.validate(config, overrides or [])
-        sizes = ", ".join(f"{len(s)} {name}" for name, s in experiment.data.splits.items())
-        widths = "-".join(map(str, experiment.network.widths))
-        stderr_console().print(
-            f"config ok: {sizes} rows; network {widths} "
-            f"({experiment.network.parameter_count():,} parameters)",
-            markup=False,
-        )
+        stderr_console().print(f"config ok: {start_line(experiment)}", markup=False)
         typer.echo(to_yaml(experiment.config), nl=False)
