@@ -62,7 +62,7 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
-def clock(seconds: float | None) -> str:
+def duration(seconds: float | None) -> str:
     """A duration as m:ss (h:mm:ss past an hour); -:-- when unknown."""
     if seconds is None or not math.isfinite(seconds):
         return "-:--"
@@ -122,8 +122,8 @@ class ProgressLine:
     def timing(self) -> str:
         """'ETA 0:03' while training, 'took 0:05' once it ended."""
         if self.finished:
-            return f"took {clock(self.now - self.started)}"
-        return f"ETA {clock(self.eta())}"
+            return f"took {duration(self.now - self.started)}"
+        return f"ETA {duration(self.eta())}"
 
     def counter(self) -> str:
         if self.batch:
