@@ -1,0 +1,393 @@
+r"""ONNX export of a saved run: the whole prediction as one graph, from raw features to labels.
+
+    X (n, d) raw features, in the training column order
+      -> standardise          (X − mean) / std                    (when the run standardised)
+      -> layer l = 1..L       Z_l = A_{l-1}·W_l + b_l,  A_l = f_l(Z_l)
+      -> classification       probabilities (n, K) in the run's class order, label (n,) as in training
+         regression           prediction (n, k)
+
+Each stage is one small function driven by the run's Preprocess or one of its layers;
+ONNX_ACTIVATIONS writes every bpcli activation as ONNX operators. onnx (the `bpcli[onnx]` extra) is
+imported only in this module, onnxruntime only by `compare`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bpcli import __version__
+from bpcli.core.activations import GELU_C, GELU_K, LEAKY_SLOPE
+from bpcli.errors import BpcliError, MissingExtra
+from bpcli.runs.atomic import atomic_write
+from bpcli.runs.folder import onnx_model_in
+
+DEFAULT_OPSET = 17
+MIN_OPSET = 13
+"""Opset 13 is the first whose Softmax normalises over one axis, as bpcli's does."""
+ML_OPSET = 2
+"""ai.onnx.ml version 2: LabelEncoder from int64 keys to string values."""
+DTYPES = ("float32", "float64")
+RTOL = 1e-5
+"""`compare`: the largest relative difference between onnxruntime's outputs and bpcli's."""
+
+
+def require_onnx(check: bool = False) -> None:
+    """MissingExtra (one line: how to install it) when onnx, or for `check` onnxruntime, is missing."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise MissingExtra('bpcli export needs onnx: pip install "bpcli[onnx]"') from None
+    if check:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            raise MissingExtra(
+                "bpcli export --check needs onnxruntime: pip install onnxruntime"
+            ) from None
+
+
+def check_options(opset: int, dtype: str) -> None:
+    """BpcliError for an opset onnx cannot write or bpcli cannot use, or an unknown dtype."""
+    import onnx
+
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= newest:
+        raise BpcliError(
+            f"--opset {opset} is not available",
+            f"choose {MIN_OPSET}..{newest} (onnx {onnx.__version__}); default {DEFAULT_OPSET}",
+        )
+    if dtype not in DTYPES:
+        raise BpcliError(f"--dtype {dtype} is not available", f"choose one of: {', '.join(DTYPES)}")
+
+
+# ---------------------------------------------------------------------------- the graph
+
+
+class Graph:
+    """The nodes and constants of one ONNX graph under construction; floats in one dtype."""
+
+    def __init__(self, dtype: str):
+        self.dtype = np.dtype(dtype)
+        self.nodes: list = []
+        self.constants: list = []
+        self._names: set[str] = set()
+        self._scalars: dict[float, str] = {}
+
+    def name(self, hint: str) -> str:
+        """`hint`, or hint_2, hint_3, … when taken: every tensor name in a graph is unique."""
+        name, number = hint, 1
+        while name in self._names:
+            number += 1
+            name = f"{hint}_{number}"
+        self._names.add(name)
+        return name
+
+    def constant(self, hint: str, value) -> str:
+        """A named constant tensor; floating-point values are cast to the graph's dtype."""
+        from onnx import numpy_helper
+
+        array = np.asarray(value)
+        if array.dtype.kind == "f":
+            array = array.astype(self.dtype)
+        name = self.name(hint)
+        self.constants.append(numpy_helper.from_array(array, name))
+        return name
+
+    def scalar(self, value: float) -> str:
+        """A float constant of shape () in the graph's dtype (one tensor per distinct value)."""
+        if value not in self._scalars:
+            self._scalars[value] = self.constant(f"c{len(self._scalars)}", value)
+        return self._scalars[value]
+
+    def op(
+        self, op_type: str, *inputs: str, out: str | None = None, domain: str = "", **attrs
+    ) -> str:
+        """Append one node with one output; returns the output's name."""
+        from onnx import helper
+
+        output = self.name(out or op_type.lower())
+        node = helper.make_node(
+            op_type, list(inputs), [output], name=output, domain=domain, **attrs
+        )
+        self.nodes.append(node)
+        return output
+
+
+def _gelu_tanh(g: Graph, Z: str) -> str:
+    r"""z/2·(1 + tanh(√(2/π)(z + 0.044715 z³))), from primitives: ONNX's Gelu defaults to the erf form."""
+    cube = g.op("Mul", g.op("Mul", Z, Z), Z)
+    inner = g.op("Mul", g.op("Add", Z, g.op("Mul", cube, g.scalar(GELU_K))), g.scalar(GELU_C))
+    half_z = g.op("Mul", Z, g.scalar(0.5))
+    return g.op("Mul", half_z, g.op("Add", g.op("Tanh", inner), g.scalar(1.0)))
+
+
+ONNX_ACTIVATIONS: dict[str, Callable[[Graph, str], str]] = {
+    "identity": lambda g, Z: g.op("Identity", Z),
+    "sigmoid": lambda g, Z: g.op("Sigmoid", Z),
+    "tanh": lambda g, Z: g.op("Tanh", Z),
+    "relu": lambda g, Z: g.op("Relu", Z),
+    "leaky_relu": lambda g, Z: g.op("LeakyRelu", Z, alpha=LEAKY_SLOPE),
+    "elu": lambda g, Z: g.op("Elu", Z, alpha=1.0),
+    "softplus": lambda g, Z: g.op("Softplus", Z),
+    "gelu": _gelu_tanh,
+    "softmax": lambda g, Z: g.op("Softmax", Z, axis=-1),
+}
+"""bpcli activation name -> the ONNX operators computing A = f(Z) (see core/activations.py)."""
+
+
+# ---------------------------------------------------------------------------- the steps
+
+
+def standardize(g: Graph, prep, X: str) -> str:
+    """(X − mean) / std with the training split's statistics, as Preprocess.transform."""
+    if prep.mean is None:
+        return X
+    centred = g.op("Sub", X, g.constant("mean", prep.mean))
+    return g.op("Div", centred, g.constant("std", prep.std), out="X_standardized")
+
+
+def dense(g: Graph, layer, number: int, A: str) -> str:
+    """Z_l = A_{l-1}·W_l + b_l, then A_l = f_l(Z_l)."""
+    W, b = g.constant(f"W{number}", layer.W), g.constant(f"b{number}", layer.b)
+    Z = g.op("Add", g.op("MatMul", A, W), b, out=f"Z{number}")
+    name = layer.activation.name
+    if name not in ONNX_ACTIVATIONS:
+        raise BpcliError(
+            f"layer {number}: activation '{name}' has no ONNX form",
+            f"exportable: {', '.join(sorted(ONNX_ACTIVATIONS))}",
+        )
+    return ONNX_ACTIVATIONS[name](g, Z)
+
+
+def class_probabilities(g: Graph, prep, A: str) -> str:
+    """(n, K) probabilities as `Run.predict_proba`: the softmax output, or [1 − p, p] for a sigmoid."""
+    if prep.task == "binary":
+        return g.op("Concat", g.op("Sub", g.scalar(1.0), A), A, axis=1, out="probabilities")
+    return g.op("Identity", A, out="probabilities")
+
+
+def class_labels(g: Graph, prep, probabilities: str) -> tuple[str, int]:
+    """The most probable class in the original label space, and its ONNX element type: int64 for
+    integer labels, otherwise the label's text as `bpcli predict` writes it (ai.onnx.ml LabelEncoder).
+
+    For a sigmoid output, argmax of [1 − p, p] is p > 0.5, as Preprocess.decode."""
+    from onnx import TensorProto
+
+    index = g.op("ArgMax", probabilities, axis=1, keepdims=0, out="class_index")
+    if all(isinstance(c, int) and not isinstance(c, bool) for c in prep.classes):
+        table = g.constant("classes", np.array(prep.classes, np.int64))
+        return g.op("Gather", table, index, axis=0, out="label"), TensorProto.INT64
+    label = g.op(
+        "LabelEncoder",
+        index,
+        domain="ai.onnx.ml",
+        keys_int64s=list(range(len(prep.classes))),
+        values_strings=[str(c) for c in prep.classes],
+        default_string="",
+        out="label",
+    )
+    return label, TensorProto.STRING
+
+
+def outputs(g: Graph, prep, A: str) -> list:
+    """The graph's outputs (name, element type, shape) from the last layer's activations A_L."""
+    from onnx import helper
+
+    floats = helper.np_dtype_to_tensor_dtype(g.dtype)
+    if prep.task == "regression":
+        prediction = g.op("Identity", A, out="prediction")
+        return [helper.make_tensor_value_info(prediction, floats, ["N", prep.outputs])]
+    probabilities = class_probabilities(g, prep, A)
+    label, label_type = class_labels(g, prep, probabilities)
+    return [
+        helper.make_tensor_value_info(probabilities, floats, ["N", len(prep.classes)]),
+        helper.make_tensor_value_info(label, label_type, ["N"]),
+    ]
+
+
+def metadata(run, dtype: str) -> dict[str, str]:
+    """The model's metadata_props: what produced it and how to read its inputs and outputs."""
+    prep = run.preprocess
+    props = {
+        "bpcli_version": __version__,
+        "config_hash": run.config.digest(),
+        "run": run.name,
+        "task": prep.task,
+        "feature_names": json.dumps(prep.feature_names),
+        "target_name": prep.target_name,
+        "dtype": dtype,
+    }
+    if prep.classes is not None:
+        props["classes"] = json.dumps(prep.classes)
+    return props
+
+
+def build_model(run, opset: int = DEFAULT_OPSET, dtype: str = "float32"):
+    """The onnx.ModelProto of a loaded run's prediction (see the module docstring)."""
+    from onnx import helper
+
+    prep = run.preprocess
+    g = Graph(dtype)
+    features = helper.make_tensor_value_info(
+        "X", helper.np_dtype_to_tensor_dtype(g.dtype), ["N", len(prep.feature_names)]
+    )
+    g.name("X")
+    A = standardize(g, prep, "X")
+    for number, layer in enumerate(run.network.layers, start=1):
+        A = dense(g, layer, number, A)
+    graph = helper.make_graph(
+        g.nodes, run.name, [features], outputs(g, prep, A), initializer=g.constants
+    )
+    opsets = [helper.make_opsetid("", opset), helper.make_opsetid("ai.onnx.ml", ML_OPSET)]
+    model = helper.make_model(
+        graph,
+        opset_imports=opsets,
+        producer_name="bpcli",
+        producer_version=__version__,
+        doc_string=f"bpcli run {run.name}: {prep.task}, raw features in, predictions out",
+        ir_version=helper.find_min_ir_version_for(opsets),
+    )
+    helper.set_model_props(model, metadata(run, dtype))
+    return model
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+@dataclass
+class Exported:
+    """What `export_run` did: the model file, its opset and dtype, notes for the user, the check."""
+
+    path: Path
+    opset: int
+    dtype: str
+    notes: list[str] = field(default_factory=list)
+    comparison: Comparison | None = None
+
+    def as_dict(self) -> dict:
+        check = self.comparison.as_dict() if self.comparison else None
+        return {"path": str(self.path), "opset": self.opset, "dtype": self.dtype, "check": check}
+
+
+def export_run(
+    run, out=None, opset: int | None = None, dtype: str | None = None, check: bool = False
+) -> Exported:
+    """Build, validate (onnx.checker, full check) and atomically write a loaded run's model to `out`
+    (a file, or a folder to hold model.onnx; default: the run folder); with `check`, `compare` it."""
+    import onnx
+
+    opset = DEFAULT_OPSET if opset is None else opset
+    check_options(opset, dtype or "float32")
+    result = Exported(output_path(run, out), opset, dtype or "float32")
+    if dtype is None and run.network.dtype == np.float64:
+        result.notes.append(
+            "the run computes in float64; the model computes in float32 (--dtype float64 keeps float64)"
+        )
+    model = build_model(run, result.opset, result.dtype)
+    onnx.checker.check_model(model, full_check=True)
+    atomic_write(result.path, model.SerializeToString())
+    if check:
+        result.comparison = compare(run, result.path)
+    return result
+
+
+def output_path(run, out) -> Path:
+    """The model file: `out`, or model.onnx inside `out` when it is a folder, or in the run folder."""
+    if out is None:
+        return run.folder.onnx_model
+    path = Path(out)
+    if path.is_dir():
+        return onnx_model_in(path)
+    if not path.parent.is_dir():
+        raise BpcliError(f"-o {path}: folder {path.parent} does not exist")
+    return path
+
+
+# ---------------------------------------------------------------------------- the check
+
+
+@dataclass
+class Comparison:
+    """onnxruntime's outputs against bpcli's on one split of the run's data."""
+
+    split: str
+    rows: int
+    max_rel_error: float
+    label_mismatches: int
+    rtol: float = RTOL
+
+    @property
+    def passed(self) -> bool:
+        return self.max_rel_error <= self.rtol and self.label_mismatches == 0
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "passed": self.passed}
+
+
+def relative_error(actual: np.ndarray, expected: np.ndarray, eps: float) -> float:
+    r"""max |a − e| / max(|e|, s) over all cells, with s = 10ε/RTOL·max(1, max |e| of the column).
+
+    ε is the machine epsilon of the less precise side. Differences of a few units in the last place
+    of the column's scale are rounding (exp of a very negative logit, 1 − p, sums that cancel near
+    0), so values below s are compared as if they were s: in float32, probabilities under 0.12 agree
+    to 1.2e-6 absolute, larger ones to 1e-5 relative."""
+    expected = np.asarray(expected, np.float64).reshape(len(expected), -1)
+    actual = np.asarray(actual, np.float64).reshape(expected.shape)
+    scale = np.maximum(1.0, np.abs(expected).max(axis=0, initial=0.0))
+    floor = 10 * eps / RTOL * scale
+    return float((np.abs(actual - expected) / np.maximum(np.abs(expected), floor)).max(initial=0.0))
+
+
+def compare(run, path) -> Comparison:
+    """Run the model at `path` in onnxruntime on the run's test split (else validation, else train)
+    and compare with bpcli's own prediction: probabilities and labels, or regression values."""
+    session = _session(path)
+    split, X = _raw_rows(run)
+    got, model_dtype = _run_model(session, X, run.task, path)
+    eps = max(np.finfo(model_dtype).eps, np.finfo(run.network.dtype).eps)
+    if run.task == "regression":
+        return Comparison(split, len(X), relative_error(got["prediction"], run.predict(X), eps), 0)
+    error = relative_error(got["probabilities"], run.predict_proba(X), eps)
+    expected = [str(label) for label in run.predict(X)]
+    mismatches = sum(a != b for a, b in zip(map(str, got["label"].tolist()), expected, strict=True))
+    return Comparison(split, len(X), error, mismatches)
+
+
+def _run_model(session, X: np.ndarray, task: str, path) -> tuple[dict, type]:
+    """The model's outputs by name for raw rows X, and the float type of its input."""
+    names = [output.name for output in session.get_outputs()]
+    wanted = ["prediction"] if task == "regression" else ["probabilities", "label"]
+    if names != wanted:
+        raise BpcliError(
+            f"{path}: the model's outputs are {names}, a model of this {task} run has {wanted}",
+            "export the model from this run with bpcli export",
+        )
+    features = session.get_inputs()[0]
+    dtype = np.float64 if features.type == "tensor(double)" else np.float32
+    return dict(zip(names, session.run(None, {features.name: X.astype(dtype)}), strict=True)), dtype
+
+
+def _session(path):
+    require_onnx(check=True)
+    import onnxruntime
+
+    try:
+        return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own exception types, not exported stably
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise BpcliError(
+            f"{path}: onnxruntime {onnxruntime.__version__} cannot load the model ({first})",
+            "a lower --opset may help",
+        ) from None
+
+
+def _raw_rows(run) -> tuple[str, np.ndarray]:
+    """The raw feature rows of the run's test split (else validation, else train) and its name."""
+    data = run.splits()
+    split = next(name for name in ("test", "validation", "train") if len(data.splits[name]))
+    return split, data.table.X[data.splits[split].rows]
