@@ -21,6 +21,7 @@ from bpcli.core.gradcheck import TensorCheck, check_gradients
 from bpcli.core.losses import LOSSES
 from bpcli.core.optimizers import OPTIMIZERS
 from bpcli.explanation import Explanation, explain_path
+from bpcli.onnx_check import require_onnxruntime
 from bpcli.onnx_export import Exported, export_run, require_onnx
 from bpcli.runs import session
 from bpcli.runs.predict import feature_chunks, write_predictions
@@ -173,7 +174,9 @@ def export(
     file or a folder for model.onnx (default: the run folder); `opset` default 17; `dtype` float32
     (default) or float64. With `check`, run it in onnxruntime on the run's test split and compare
     with bpcli (`result.comparison.passed`). Needs bpcli[onnx], and onnxruntime for `check`."""
-    require_onnx(check)
+    require_onnx()
+    if check:
+        require_onnxruntime()
     return export_run(run if isinstance(run, Run) else Run.load(run), out, opset, dtype, check)
 
 

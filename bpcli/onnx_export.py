@@ -8,7 +8,7 @@ r"""ONNX export of a saved run: the whole prediction as one graph, from raw feat
 
 Each stage is one small function driven by the run's Preprocess or one of its layers;
 ONNX_ACTIVATIONS writes every bpcli activation as ONNX operators. onnx (the `bpcli[onnx]` extra) is
-imported only in this module, onnxruntime only by `compare`.
+imported only in this module; onnx_check.py runs the model in onnxruntime.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 from bpcli import __version__
 from bpcli.core.activations import GELU_C, GELU_K, LEAKY_SLOPE
 from bpcli.errors import BpcliError, MissingExtra
+from bpcli.onnx_check import Comparison, compare
 from bpcli.runs.atomic import atomic_write
 from bpcli.runs.folder import onnx_model_in
 
@@ -30,25 +31,16 @@ DEFAULT_OPSET = 17
 MIN_OPSET = 13
 """Opset 13 is the first whose Softmax normalises over one axis, as bpcli's does."""
 ML_OPSET = 2
-"""ai.onnx.ml version 2: LabelEncoder from int64 keys to string values."""
+"""ai.onnx.ml version 2 (the only other domain used): LabelEncoder from int64 keys to strings."""
 DTYPES = ("float32", "float64")
-RTOL = 1e-5
-"""`compare`: the largest relative difference between onnxruntime's outputs and bpcli's."""
 
 
-def require_onnx(check: bool = False) -> None:
-    """MissingExtra (one line: how to install it) when onnx, or for `check` onnxruntime, is missing."""
+def require_onnx() -> None:
+    """MissingExtra (one line: how to install it) when onnx cannot be imported."""
     try:
         import onnx  # noqa: F401
     except ImportError:
         raise MissingExtra('bpcli export needs onnx: pip install "bpcli[onnx]"') from None
-    if check:
-        try:
-            import onnxruntime  # noqa: F401
-        except ImportError:
-            raise MissingExtra(
-                "bpcli export --check needs onnxruntime: pip install onnxruntime"
-            ) from None
 
 
 def check_options(opset: int, dtype: str) -> None:
@@ -75,6 +67,8 @@ class Graph:
         self.dtype = np.dtype(dtype)
         self.nodes: list = []
         self.constants: list = []
+        self.domains: set[str] = set()
+        """Operator domains beyond the default one that the nodes use (ai.onnx.ml)."""
         self._names: set[str] = set()
         self._scalars: dict[float, str] = {}
 
@@ -115,6 +109,8 @@ class Graph:
             op_type, list(inputs), [output], name=output, domain=domain, **attrs
         )
         self.nodes.append(node)
+        if domain:
+            self.domains.add(domain)
         return output
 
 
@@ -194,20 +190,34 @@ def class_labels(g: Graph, prep, probabilities: str) -> tuple[str, int]:
     return label, TensorProto.STRING
 
 
-def outputs(g: Graph, prep, A: str) -> list:
-    """The graph's outputs (name, element type, shape) from the last layer's activations A_L."""
+def classifier_outputs(g: Graph, prep, A: str) -> list:
+    """`probabilities` (n, K) and `label` (n,) from the last layer's activations A_L."""
     from onnx import helper
 
-    floats = helper.np_dtype_to_tensor_dtype(g.dtype)
-    if prep.task == "regression":
-        prediction = g.op("Identity", A, out="prediction")
-        return [helper.make_tensor_value_info(prediction, floats, ["N", prep.outputs])]
     probabilities = class_probabilities(g, prep, A)
     label, label_type = class_labels(g, prep, probabilities)
+    floats = helper.np_dtype_to_tensor_dtype(g.dtype)
     return [
         helper.make_tensor_value_info(probabilities, floats, ["N", len(prep.classes)]),
         helper.make_tensor_value_info(label, label_type, ["N"]),
     ]
+
+
+def regression_outputs(g: Graph, prep, A: str) -> list:
+    """`prediction` (n, k): the last layer's activations A_L."""
+    from onnx import helper
+
+    prediction = g.op("Identity", A, out="prediction")
+    floats = helper.np_dtype_to_tensor_dtype(g.dtype)
+    return [helper.make_tensor_value_info(prediction, floats, ["N", prep.outputs])]
+
+
+OUTPUTS = {
+    "classification": classifier_outputs,
+    "binary": classifier_outputs,
+    "regression": regression_outputs,
+}
+"""Task -> the step that turns A_L into the graph's outputs (their names, types and shapes)."""
 
 
 def metadata(run, dtype: str) -> dict[str, str]:
@@ -240,10 +250,10 @@ def build_model(run, opset: int = DEFAULT_OPSET, dtype: str = "float32"):
     A = standardize(g, prep, "X")
     for number, layer in enumerate(run.network.layers, start=1):
         A = dense(g, layer, number, A)
-    graph = helper.make_graph(
-        g.nodes, run.name, [features], outputs(g, prep, A), initializer=g.constants
-    )
-    opsets = [helper.make_opsetid("", opset), helper.make_opsetid("ai.onnx.ml", ML_OPSET)]
+    results = OUTPUTS[prep.task](g, prep, A)
+    graph = helper.make_graph(g.nodes, run.name, [features], results, initializer=g.constants)
+    opsets = [helper.make_opsetid("", opset)]
+    opsets += [helper.make_opsetid(domain, ML_OPSET) for domain in sorted(g.domains)]
     model = helper.make_model(
         graph,
         opset_imports=opsets,
@@ -306,88 +316,3 @@ def output_path(run, out) -> Path:
     if not path.parent.is_dir():
         raise BpcliError(f"-o {path}: folder {path.parent} does not exist")
     return path
-
-
-# ---------------------------------------------------------------------------- the check
-
-
-@dataclass
-class Comparison:
-    """onnxruntime's outputs against bpcli's on one split of the run's data."""
-
-    split: str
-    rows: int
-    max_rel_error: float
-    label_mismatches: int
-    rtol: float = RTOL
-
-    @property
-    def passed(self) -> bool:
-        return self.max_rel_error <= self.rtol and self.label_mismatches == 0
-
-    def as_dict(self) -> dict:
-        return {**self.__dict__, "passed": self.passed}
-
-
-def relative_error(actual: np.ndarray, expected: np.ndarray, eps: float) -> float:
-    r"""max |a − e| / max(|e|, s) over all cells, with s = 10ε/RTOL·max(1, max |e| of the column).
-
-    ε is the machine epsilon of the less precise side. Differences of a few units in the last place
-    of the column's scale are rounding (exp of a very negative logit, 1 − p, sums that cancel near
-    0), so values below s are compared as if they were s: in float32, probabilities under 0.12 agree
-    to 1.2e-6 absolute, larger ones to 1e-5 relative."""
-    expected = np.asarray(expected, np.float64).reshape(len(expected), -1)
-    actual = np.asarray(actual, np.float64).reshape(expected.shape)
-    scale = np.maximum(1.0, np.abs(expected).max(axis=0, initial=0.0))
-    floor = 10 * eps / RTOL * scale
-    return float((np.abs(actual - expected) / np.maximum(np.abs(expected), floor)).max(initial=0.0))
-
-
-def compare(run, path) -> Comparison:
-    """Run the model at `path` in onnxruntime on the run's test split (else validation, else train)
-    and compare with bpcli's own prediction: probabilities and labels, or regression values."""
-    session = _session(path)
-    split, X = _raw_rows(run)
-    got, model_dtype = _run_model(session, X, run.task, path)
-    eps = max(np.finfo(model_dtype).eps, np.finfo(run.network.dtype).eps)
-    if run.task == "regression":
-        return Comparison(split, len(X), relative_error(got["prediction"], run.predict(X), eps), 0)
-    error = relative_error(got["probabilities"], run.predict_proba(X), eps)
-    expected = [str(label) for label in run.predict(X)]
-    mismatches = sum(a != b for a, b in zip(map(str, got["label"].tolist()), expected, strict=True))
-    return Comparison(split, len(X), error, mismatches)
-
-
-def _run_model(session, X: np.ndarray, task: str, path) -> tuple[dict, type]:
-    """The model's outputs by name for raw rows X, and the float type of its input."""
-    names = [output.name for output in session.get_outputs()]
-    wanted = ["prediction"] if task == "regression" else ["probabilities", "label"]
-    if names != wanted:
-        raise BpcliError(
-            f"{path}: the model's outputs are {names}, a model of this {task} run has {wanted}",
-            "export the model from this run with bpcli export",
-        )
-    features = session.get_inputs()[0]
-    dtype = np.float64 if features.type == "tensor(double)" else np.float32
-    return dict(zip(names, session.run(None, {features.name: X.astype(dtype)}), strict=True)), dtype
-
-
-def _session(path):
-    require_onnx(check=True)
-    import onnxruntime
-
-    try:
-        return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as error:  # onnxruntime raises its own exception types, not exported stably
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise BpcliError(
-            f"{path}: onnxruntime {onnxruntime.__version__} cannot load the model ({first})",
-            "a lower --opset may help",
-        ) from None
-
-
-def _raw_rows(run) -> tuple[str, np.ndarray]:
-    """The raw feature rows of the run's test split (else validation, else train) and its name."""
-    data = run.splits()
-    split = next(name for name in ("test", "validation", "train") if len(data.splits[name]))
-    return split, data.table.X[data.splits[split].rows]

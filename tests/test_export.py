@@ -21,7 +21,8 @@ import bpcli
 from bpcli.commands import app
 from bpcli.core.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from bpcli.errors import BpcliError
-from bpcli.onnx_export import ONNX_ACTIVATIONS, Graph, compare
+from bpcli.onnx_check import compare, relative_error
+from bpcli.onnx_export import ONNX_ACTIVATIONS, Graph
 from bpcli.runs.run import Run
 
 EXAMPLES = sorted(CONFIGS.glob("*.yaml"))
@@ -124,6 +125,11 @@ def test_label_types_string_and_integer(ort, iris_run, tmp_path):
     ]:
         label = [o for o in onnx.load(path).graph.output if o.name == "label"][0]
         assert label.type.tensor_type.elem_type == element
+    domains = {
+        path: {o.domain for o in onnx.load(path).opset_import}
+        for path in [iris, digits / "model.onnx"]
+    }
+    assert domains == {iris: {"", "ai.onnx.ml"}, digits / "model.onnx": {""}}
     species = run_model(ort, iris, held_out(iris_run))["label"]
     assert set(species.tolist()) <= {"setosa", "versicolor", "virginica"}
     digit = run_model(ort, digits / "model.onnx", held_out(digits))["label"]
@@ -241,6 +247,28 @@ def test_multi_output_regression(ort, tmp_path):
     assert got["prediction"].shape[1] == 2
 
 
+def test_an_activation_without_an_onnx_form_is_refused(ort, iris_run, tmp_path, monkeypatch):
+    monkeypatch.delitem(ONNX_ACTIVATIONS, "relu")
+    result = export(str(iris_run), "-o", str(tmp_path / "m.onnx"))
+    assert result.exit_code == 2
+    assert "layer 1: activation 'relu' has no ONNX form" in flat(result.output)
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_relative_error_is_relative_above_the_rounding_floor():
+    eps = float(EPS32)  # floor s = 10 eps / 1e-5 = 0.119 for a column of scale <= 1
+    assert relative_error(np.array([1.00002]), np.array([1.0]), eps) == pytest.approx(2e-5)
+    assert relative_error(np.array([0.5, 0.5]), np.array([0.5, 0.5]), eps) == 0.0
+    tiny = relative_error(np.array([[1e-9 + 1e-6]]), np.array([[1e-9]]), eps)
+    assert tiny == pytest.approx(1e-6 / (10 * eps / 1e-5)) and tiny < 1e-5
+    assert relative_error(np.array([[1e-9 + 2e-6]]), np.array([[1e-9]]), eps) > 1e-5
+    # a column of scale 200: values under 200 * 0.119 are compared as 23.8
+    values = np.array([[200.0], [0.1]])
+    error = relative_error(values + [[0], [1e-4]], values, eps)
+    assert error == pytest.approx(1e-4 / (200 * 10 * eps / 1e-5))
+    assert relative_error(np.array([[np.nan]]), np.array([[1.0]]), eps) != 0.0  # NaN never passes
+
+
 # ---------------------------------------------------------------------------- dtype, opset, output
 
 
@@ -269,6 +297,8 @@ def test_opset_choice_and_limits(ort, iris_run, tmp_path):
     assert result.exit_code == 0, result.output
     model = onnx.load(tmp_path / "m.onnx")
     assert {o.domain: o.version for o in model.opset_import}[""] == 13
+    with pytest.raises(BpcliError, match="--dtype float16 is not available"):
+        bpcli.export(iris_run, tmp_path / "bad.onnx", dtype="float16")
     for bad in ("12", "999"):
         result = export(str(iris_run), "--opset", bad, "-o", str(tmp_path / "bad.onnx"))
         assert result.exit_code == 2
