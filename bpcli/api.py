@@ -171,7 +171,7 @@ def export(
     check: bool = False,
 ) -> Exported:
     """Write a run's whole prediction (standardisation, layers, labels) as an ONNX model: `out` is a
-    file or a folder for model.onnx (default: the run folder); `opset` default 17; `dtype` float32
+    file or a folder to write it into (default: the run folder); `opset` default 17; `dtype` float32
     (default) or float64. With `check`, run it in onnxruntime on the run's test split and compare
     with bpcli (`result.comparison.passed`). Needs bpcli[onnx], and onnxruntime for `check`."""
     require_onnx()

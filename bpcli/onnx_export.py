@@ -288,7 +288,7 @@ def export_run(
     run, out=None, opset: int | None = None, dtype: str | None = None, check: bool = False
 ) -> Exported:
     """Build, validate (onnx.checker, full check) and atomically write a loaded run's model to `out`
-    (a file, or a folder to hold model.onnx; default: the run folder); with `check`, `compare` it."""
+    (a file, or a folder to hold it; default: the run folder); with `check`, `compare` it."""
     import onnx
 
     opset = DEFAULT_OPSET if opset is None else opset
@@ -307,7 +307,7 @@ def export_run(
 
 
 def output_path(run, out) -> Path:
-    """The model file: `out`, or model.onnx inside `out` when it is a folder, or in the run folder."""
+    """The model file: `out`, or the default name inside `out` (a folder) or the run folder."""
     if out is None:
         return run.folder.onnx_model
     path = Path(out)

@@ -32,7 +32,7 @@ def export(
         typer.Option(
             "--out",
             "-o",
-            help="Model file, or a folder for model.onnx (default: model.onnx in the run folder).",
+            help="Model file, or a folder to write it into (default: the run folder).",
             show_default=False,
         ),
     ] = None,
