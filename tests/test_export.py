@@ -327,8 +327,11 @@ def test_output_into_a_missing_folder_is_an_error(ort, iris_run, tmp_path):
     assert f"folder {tmp_path / 'nowhere'} does not exist" in flat(result.output)
 
 
-def test_a_new_run_in_the_folder_removes_an_old_model(ort, tmp_path):
+def test_new_weights_in_the_folder_remove_an_old_model(ort, tmp_path):
     run = train(CONFIGS / "iris.yaml", tmp_path / "run", *QUICK)
+    bpcli.export(run)
+    bpcli.resume(run, ["training.epochs=4"])  # trains one more epoch: new weights
+    assert not (run / "model.onnx").exists()
     bpcli.export(run)
     args = ["train", str(CONFIGS / "iris.yaml"), "--out", str(run), "--force", "-q"]
     assert runner.invoke(app, [*args, "--set", "training.epochs=1"]).exit_code == 0
@@ -453,9 +456,12 @@ def readme_section() -> str:
 
 
 def run_shell_blocks(text: str, cwd: Path) -> list[str]:
-    """Run every ```sh block with bash -e in `cwd` (which has configs/ as the repo root has)."""
+    """Run every ```sh block, and the $ lines of every ```console block, with bash -e in `cwd`
+    (which has configs/ as the repository root has), in the order they appear."""
     outputs = []
-    for block in blocks(text, "sh"):
+    for language, block in re.findall(r"```(sh|console)\n(.*?)```", text, flags=re.DOTALL):
+        if language == "console":
+            block = "\n".join(line[2:] for line in block.splitlines() if line.startswith("$ "))
         done = subprocess.run(["bash", "-e", "-c", block], cwd=cwd, capture_output=True, text=True)
         assert done.returncode == 0, (block, done.stderr)
         outputs.append(done.stdout)

@@ -34,7 +34,8 @@ SUMMARY = "summary.json"
 RUN_FILES = (CONFIG, PREPROCESS, METRICS, DIAGNOSTICS, CHECKPOINT, WEIGHTS, SUMMARY)
 ONNX_MODEL = "model.onnx"
 DERIVED_FILES = (ONNX_MODEL,)
-"""Made from a finished run by other commands; a new run in the folder (--force) removes them too."""
+"""Made from a finished run's weights by other commands; removed when the weights change (a new run
+in the folder with --force, a resumed run that finishes again), so they are never stale."""
 
 
 def new_run_dir(output_dir: str | Path, name: str, out: str | Path | None, force: bool) -> Path:
@@ -134,6 +135,8 @@ class RunFolder:
     def write_final(self, config: Config, state: dict, epochs: list[dict], summary: dict) -> None:
         """The finished run: config, weights, metrics, then the summary that marks it complete."""
         self.write_config(config)
+        for name in DERIVED_FILES:
+            (self.path / name).unlink(missing_ok=True)
         atomic_write(self.path / WEIGHTS, weights.encode(state))
         atomic_write(self.path / METRICS, files.metrics_csv(epochs))
         atomic_write(self.path / SUMMARY, files.json_text(summary))
