@@ -23,12 +23,13 @@ class Comparison:
     split: str
     rows: int
     max_rel_error: float
-    label_mismatches: int
+    label_mismatches: int | None
+    """Rows whose labels differ; None for regression (no labels)."""
     rtol: float = RTOL
 
     @property
     def passed(self) -> bool:
-        return self.max_rel_error <= self.rtol and self.label_mismatches == 0
+        return self.max_rel_error <= self.rtol and not self.label_mismatches
 
     def as_dict(self) -> dict:
         return {**self.__dict__, "passed": self.passed}
@@ -56,7 +57,9 @@ def compare(run, path) -> Comparison:
     got, model_dtype = _run_model(session, X, run.task, path)
     eps = max(np.finfo(model_dtype).eps, np.finfo(run.network.dtype).eps)
     if run.task == "regression":
-        return Comparison(split, len(X), relative_error(got["prediction"], run.predict(X), eps), 0)
+        return Comparison(
+            split, len(X), relative_error(got["prediction"], run.predict(X), eps), None
+        )
     error = relative_error(got["probabilities"], run.predict_proba(X), eps)
     expected = [str(label) for label in run.predict(X)]
     mismatches = sum(a != b for a, b in zip(map(str, got["label"].tolist()), expected, strict=True))

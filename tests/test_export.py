@@ -106,6 +106,15 @@ def test_every_example_config_exports_what_predict_prints(ort, config, tmp_path)
     assert_matches_predict(ort, run, model, tmp_path)
 
 
+def test_check_of_a_regression_model_says_nothing_about_labels(ort, tmp_path):
+    run = train(CONFIGS / "sine.yaml", tmp_path / "run", "training.epochs=1")
+    result = export(str(run), "--check", "--json")
+    assert result.exit_code == 0, result.output
+    assert "PASS: onnxruntime vs bpcli on the test split, 100 rows" in flat(result.stderr)
+    assert "label" not in result.stderr
+    assert json.loads(result.stdout)["check"]["label_mismatches"] is None
+
+
 def test_xor_has_no_test_split_so_check_uses_the_training_rows(ort, tmp_path):
     run = train(CONFIGS / "xor.yaml", tmp_path / "run", *QUICK)
     result = export(str(run), "--check")

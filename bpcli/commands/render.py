@@ -190,12 +190,12 @@ def export_verdict(comparison) -> str:
     """One line: onnxruntime against bpcli on a split (bpcli export --check)."""
     where = f"onnxruntime vs bpcli on the {comparison.split} split, {comparison.rows} rows"
     worst = f"largest relative difference {comparison.max_rel_error:.1e}"
+    mismatches = comparison.label_mismatches
     if comparison.passed:
-        return (
-            f"[green]PASS[/green]: {where}: {worst} (at most {comparison.rtol:g}), labels identical"
-        )
-    labels = f"{comparison.label_mismatches} labels differ"
-    return f"[bold red]FAIL[/bold red]: {where}: {worst} (allowed {comparison.rtol:g}), {labels}"
+        labels = "" if mismatches is None else ", labels identical"
+        return f"[green]PASS[/green]: {where}: {worst} (at most {comparison.rtol:g}){labels}"
+    labels = "" if mismatches is None else f", {mismatches} labels differ"
+    return f"[bold red]FAIL[/bold red]: {where}: {worst} (allowed {comparison.rtol:g}){labels}"
 
 
 # ---------------------------------------------------------------------------- the loss chart
