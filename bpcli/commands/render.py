@@ -341,6 +341,18 @@ def gradcheck_verdict(checks: list[TensorCheck], tol: float) -> str:
     return verdict
 
 
+def export_verdict(comparison) -> str:
+    """One line: onnxruntime against bpcli on a split (bpcli export --check)."""
+    where = f"onnxruntime vs bpcli on the {comparison.split} split, {comparison.rows} rows"
+    worst = f"largest relative difference {comparison.max_rel_error:.1e}"
+    mismatches = comparison.label_mismatches
+    if comparison.passed:
+        labels = "" if mismatches is None else ", labels identical"
+        return f"[green]PASS[/green]: {where}: {worst} (at most {comparison.rtol:g}){labels}"
+    labels = "" if mismatches is None else f", {mismatches} labels differ"
+    return f"[bold red]FAIL[/bold red]: {where}: {worst} (allowed {comparison.rtol:g}){labels}"
+
+
 # ---------------------------------------------------------------------------- the loss chart
 
 
