@@ -7,6 +7,7 @@ raw targets as a 1-D array of labels or numbers, or (n, k) numbers for multi-out
 from __future__ import annotations
 
 import csv
+import difflib
 import math
 import zipfile
 import zlib
@@ -118,11 +119,24 @@ def features_from_cells(
                 except ValueError:
                     line = lines[index] if lines is not None else index + 2
                     raise DataError(
-                        f"{path}, line {line}: feature '{names[c]}' is {row[c]!r}, not a finite number",
-                        "features must be numeric; drop or encode text columns "
-                        "(data.drop, data.categorical)",
+                        f"{path}, line {line}: feature '{names[c]}' is {row[c]!r}, not a finite "
+                        "number",
+                        f"if '{names[c]}' is an ID or text column, remove it from the file, leave "
+                        f"it out (data.drop: [{names[c]}]) or one-hot encode it "
+                        f"(data.categorical: [{names[c]}])",
                     ) from None
         raise
+
+
+def separator_hint(header: str) -> str | None:
+    """What to do about a one-column header: most often a file separated by ';' or tabs."""
+    for separator, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")):
+        if separator in header:
+            return (
+                f"is the file separated by {name}? bpcli reads comma-separated files: save it "
+                "with commas between fields (and decimal points)"
+            )
+    return None
 
 
 def load_csv(path: Path, target: str | int | None, choice: ColumnChoice | None = None) -> Table:
@@ -130,7 +144,10 @@ def load_csv(path: Path, target: str | int | None, choice: ColumnChoice | None =
     choice = choice or ColumnChoice()
     header, rows = read_csv_rows(path)
     if len(header) < 2:
-        raise DataError(f"{path}: needs at least one feature column and a target column")
+        raise DataError(
+            f"{path}: found 1 column, {header[0]!r}; a CSV needs a feature and a target column",
+            separator_hint(header[0]),
+        )
     if target is None:
         target_index = len(header) - 1
     elif isinstance(target, int):
@@ -140,8 +157,11 @@ def load_csv(path: Path, target: str | int | None, choice: ColumnChoice | None =
     elif target in header:
         target_index = header.index(target)
     else:
+        close = difflib.get_close_matches(target, header, n=1)
+        suggestion = f"did you mean '{close[0]}'? " if close else ""
         raise DataError(
-            f"data.target: column '{target}' is not in {path}", f"columns: {', '.join(header)}"
+            f"data.target: column '{target}' is not in {path}",
+            f"{suggestion}columns: {', '.join(header)}",
         )
     plan = plan_columns(header, target_index, choice, rows, path)
     X = features_from_cells(rows, plan.numeric, header, path)
