@@ -62,7 +62,9 @@ class Section(BaseModel):
 class EarlyStopping(Section):
     patience: int = Field(5, ge=1, description="epochs without improvement before stopping")
     min_delta: float = Field(0.0, ge=0, description="smallest change that counts as improvement")
-    monitor: str = Field("val_loss", description="metric to watch: loss, val_loss, val_accuracy, …")
+    monitor: str | None = Field(
+        None, description="metric to watch (default: training.monitor; the two must agree)"
+    )
     restore_best: bool = Field(True, description="end with the weights of the best epoch")
 
 
@@ -430,10 +432,11 @@ class TrainingConfig(Section):
         description="which weights the run saves: the last epoch's, or the best epoch's by "
         "training.monitor (needs a validation split)",
     )
-    monitor: str = Field(
-        "val_loss",
-        description="the metric that picks the best epoch for keep: best: loss, accuracy / mae, "
-        "r2, each also as val_<metric>",
+    monitor: str | None = Field(
+        None,
+        description="the metric that decides the best epoch (keep: best, early stopping): loss, "
+        "accuracy / mae, r2, each also as val_<metric>; default: early_stopping.monitor if "
+        "set, else val_loss (loss without a validation split)",
     )
 
     @field_validator("class_weight")
@@ -506,21 +509,44 @@ class Config(Section):
         return problems + self._monitoring_problems(loss.task)
 
     def _monitoring_problems(self, task: str) -> list[tuple[tuple, str]]:
-        """keep: best needs a validation split; every monitor must be a metric this run measures."""
+        """One metric decides the best epoch (training.monitor, which early stopping follows);
+        keep: best needs a validation split; every monitor must be a metric this run measures."""
+        training, stopping = self.training, self.training.early_stopping
         validation = self.data.validation_split > 0
         measured = metric_names(task, validation)
         problems = []
-        if self.training.keep == "best" and not validation:
+        if training.monitor is None:
+            given = stopping.monitor if stopping is not None else None
+            training.monitor = given or ("val_loss" if validation else "loss")
+        if stopping is not None and stopping.monitor is None:
+            stopping.monitor = training.monitor
+        elif stopping is not None and stopping.monitor != training.monitor:
+            problems.append(
+                (
+                    ("training", "early_stopping", "monitor"),
+                    f"'{stopping.monitor}' differs from training.monitor '{training.monitor}'; "
+                    "one metric decides the best epoch: set one of them",
+                )
+            )
+        if training.keep == "best" and not validation:
             problems.append(
                 (
                     ("training", "keep"),
                     "best needs a validation split (data.validation_split > 0) to pick the epoch",
                 )
             )
+        if training.keep == "best" and stopping is not None and not stopping.restore_best:
+            problems.append(
+                (
+                    ("training", "early_stopping", "restore_best"),
+                    "false contradicts training.keep: best (which restores the best epoch)",
+                )
+            )
         schedule = self.optimizer.schedule
-        monitors = [(("optimizer", "schedule", "monitor"), getattr(schedule, "monitor", None))]
-        if self.training.keep == "best":
-            monitors.append((("training", "monitor"), self.training.monitor))
+        monitors = [
+            (("optimizer", "schedule", "monitor"), getattr(schedule, "monitor", None)),
+            (("training", "monitor"), training.monitor),
+        ]
         for path, monitor in monitors:
             if monitor is not None and monitor not in measured:
                 problems.append(
@@ -529,12 +555,12 @@ class Config(Section):
                         f"'{monitor}' is not measured in this run; it measures {', '.join(measured)}",
                     )
                 )
-        if schedule.warmup_epochs >= self.training.epochs:
+        if schedule.warmup_epochs >= training.epochs:
             problems.append(
                 (
                     ("optimizer", "schedule", "warmup_epochs"),
                     f"{schedule.warmup_epochs} warm-up epochs leave none of training.epochs="
-                    f"{self.training.epochs} for the schedule",
+                    f"{training.epochs} for the schedule",
                 )
             )
         return problems

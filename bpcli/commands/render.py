@@ -417,6 +417,14 @@ def summary_line(epochs: list[dict], key: str = "val_loss") -> str:
     return f"{key} {first} -> {last} (best {number(best)} at epoch {best_epoch})"
 
 
+def final_title(name: str, summary: dict) -> str:
+    """The final table's title; it names the epoch whose weights were kept when not the last."""
+    kept, ran = summary.get("weights_epoch"), summary.get("epochs_run")
+    if kept is None or kept == ran:
+        return f"{name}: final metrics"
+    return f"{name}: final metrics, weights of epoch {kept} (best {summary.get('monitor')})"
+
+
 # ---------------------------------------------------------------------------- inspect
 
 
@@ -471,7 +479,9 @@ def _training_line(training: dict) -> str:
             f"; best epoch {training['best_epoch']} by {training['best_by']} "
             f"({number(training['best_value'])})"
         )
-    if training.get("restored_epoch") is not None:
+    if training.get("weights_epoch") is not None:
+        line += f"; weights from epoch {training['weights_epoch']}"
+    elif training.get("restored_epoch") is not None:
         line += f"; weights restored from epoch {training['restored_epoch']}"
     return line
 

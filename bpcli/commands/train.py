@@ -64,6 +64,7 @@ def train(
         from bpcli import api
         from bpcli.commands.render import (
             TrainingDisplay,
+            final_title,
             loss_chart,
             metrics_table,
             stderr_console,
@@ -101,5 +102,5 @@ def train(
         if not quiet:
             chart = loss_chart(run.history, columns=console.width)
             console.print(chart, summary_line(run.history), sep="\n", markup=False)
-            console.print(metrics_table(run.summary["metrics"], f"{run.name}: final metrics"))
+            console.print(metrics_table(run.summary["metrics"], final_title(run.name, run.summary)))
         typer.echo(json.dumps(run.summary) if as_json else str(run.path))

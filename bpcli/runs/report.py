@@ -103,6 +103,8 @@ def training_summary(loaded) -> dict:
         result.update(best_epoch=epoch, best_by=monitor, best_value=value)
     if summary.get("best_epoch") is not None:
         result["restored_epoch"] = summary["best_epoch"]
+    if summary.get("weights_epoch") is not None:
+        result["weights_epoch"] = summary["weights_epoch"]
     return result
 
 

@@ -27,6 +27,8 @@ class History:
     epochs: list[dict] = field(default_factory=list)
     best_epoch: int | None = None
     stopped_early: bool = False
+    weights_epoch: int | None = None
+    """The epoch whose weights the network ends with: the last, or the best one restored."""
 
 
 class BatchLoader:
@@ -99,31 +101,47 @@ def train_epoch(
 
 
 class EarlyStopper:
-    """Tracks the monitored metric; says when `patience` epochs passed without improvement."""
+    """Tracks the best epoch by the monitored metric (and a copy of its weights, to restore); with a
+    patience, says when that many epochs passed without improvement."""
 
-    def __init__(self, settings, available: list[str]):
-        if settings.monitor not in available:
+    def __init__(
+        self, monitor: str, min_delta: float, patience: int | None, restore_best: bool, available
+    ):
+        if monitor not in available:
             raise ConfigError(
-                f"training.early_stopping.monitor: '{settings.monitor}' is not measured in this run",
+                f"training.monitor: '{monitor}' is not measured in this run",
                 f"available: {', '.join(available)}",
             )
-        self.settings = settings
-        self.sign = 1.0 if settings.monitor.removeprefix("val_") in LOWER_IS_BETTER else -1.0
+        self.monitor, self.min_delta, self.patience = monitor, min_delta, patience
+        self.restore_best = restore_best
+        self.sign = 1.0 if monitor.removeprefix("val_") in LOWER_IS_BETTER else -1.0
         self.best = float("inf")
         self.best_epoch: int | None = None
         self.best_state: dict | None = None
         self.waited = 0
 
+    @classmethod
+    def of(cls, training, available: list[str]) -> EarlyStopper | None:
+        """Early stopping as configured; for keep: best without it, the same tracking of the best
+        epoch that never stops and restores the best weights; None when neither is asked for."""
+        stopping = training.early_stopping
+        if stopping is not None:
+            restore = stopping.restore_best or training.keep == "best"
+            return cls(training.monitor, stopping.min_delta, stopping.patience, restore, available)
+        if training.keep == "best":
+            return cls(training.monitor, 0.0, None, True, available)
+        return None
+
     def update(self, epoch: int, record: dict, network: MLP) -> bool:
         """Record an epoch; True when training should stop."""
-        score = self.sign * record[self.settings.monitor]
-        if score < self.best - self.settings.min_delta:
+        score = self.sign * record[self.monitor]
+        if score < self.best - self.min_delta:
             self.best, self.best_epoch, self.waited = score, epoch, 0
-            if self.settings.restore_best:
+            if self.restore_best:
                 self.best_state = {k: v.copy() for k, v in network.state().items()}
             return False
         self.waited += 1
-        return self.waited >= self.settings.patience
+        return self.patience is not None and self.waited >= self.patience
 
 
 class EpochRunner:
@@ -179,11 +197,7 @@ def fit(
     config, network = experiment.config, experiment.network
     training = config.training
     validation = experiment.data.splits["validation"]
-    stopper = None
-    if training.early_stopping:
-        stopper = EarlyStopper(
-            training.early_stopping, metric_names(experiment.task, len(validation) > 0)
-        )
+    stopper = EarlyStopper.of(training, metric_names(experiment.task, len(validation) > 0))
     history = History()
     if resume is not None:
         restore(experiment, stopper, history, resume)
@@ -222,10 +236,12 @@ def fit(
             on_checkpoint(good)
         if history.stopped_early:
             break
+    history.weights_epoch = len(history.epochs)
     if stopper:
         history.best_epoch = stopper.best_epoch
         if stopper.best_state is not None:
             network.load_state(stopper.best_state)
+            history.weights_epoch = stopper.best_epoch
     return history
 
 
