@@ -64,9 +64,7 @@ class Session:
         return data_fingerprint(self.experiment)
 
 
-def start_fresh(
-    config: Config | str | Path, overrides: list[str], out, force: bool
-) -> Session:
+def start_fresh(config: Config | str | Path, overrides: list[str], out, force: bool) -> Session:
     """Config, data and network first (errors leave no folder behind), then the run folder."""
     if not isinstance(config, Config):
         config = load_config(config, overrides)
@@ -110,14 +108,18 @@ def train(
     return _run(start_fresh(config, list(overrides), out, force), listener, fresh=True)
 
 
-def resume(run_dir: str | Path, overrides: list[str] = (), *, listener: Listener | None = None) -> Run:
+def resume(
+    run_dir: str | Path, overrides: list[str] = (), *, listener: Listener | None = None
+) -> Run:
     """Continue the run in `run_dir` from its checkpoint (with --set style overrides)."""
     listener = listener or Listener()
     session = start_resumed(run_dir, list(overrides), listener)
     epochs = session.experiment.config.training.epochs
     done = session.state.epoch
     if (session.state.stopped_early or done >= epochs) and session.folder.finished:
-        listener.note(f"{session.folder.path} already finished after epoch {done}: nothing to resume")
+        listener.note(
+            f"{session.folder.path} already finished after epoch {done}: nothing to resume"
+        )
         return Run.load(session.folder.path)
     listener.note(f"resuming {session.folder.path} after epoch {done}/{epochs}")
     return _run(session, listener, fresh=False)
