@@ -129,7 +129,7 @@ def gradcheck(
     target: str | Path,
     *,
     samples: int = 8,
-    eps: float = 1e-6,
+    eps: float = 1e-5,
     tol: float = 1e-6,
     max_params: int | None = 5000,
     overrides: list[str] = (),

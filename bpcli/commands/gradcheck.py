@@ -25,10 +25,14 @@ def gradcheck(
     ] = 8,
     eps: Annotated[
         float, typer.Option("--eps", callback=positive, help="Finite-difference step.")
-    ] = 1e-6,
+    ] = 1e-5,
     tol: Annotated[
         float,
-        typer.Option("--tol", callback=positive, help="Largest relative error that passes."),
+        typer.Option(
+            "--tol",
+            callback=positive,
+            help="Largest error, relative to each tensor's gradient scale, that passes.",
+        ),
     ] = 1e-6,
     max_params: Annotated[
         int,
