@@ -12,6 +12,7 @@ Errors are `bpcli.errors.BpcliError`s with a message and a hint, as the CLI show
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -22,7 +23,7 @@ from bpcli.core.losses import LOSSES
 from bpcli.core.optimizers import OPTIMIZERS
 from bpcli.explanation import Explanation, explain_path
 from bpcli.runs import session
-from bpcli.runs.predict import feature_chunks, write_predictions
+from bpcli.runs.predict import feature_chunks, target_position, write_predictions
 from bpcli.runs.report import build_report
 from bpcli.runs.resolve import config_or_run
 from bpcli.runs.run import Run
@@ -151,11 +152,20 @@ def explain(
 
 
 def predict_csv(
-    run: Run, source: str | Path, out: TextIO, *, proba: bool = False, stdin: TextIO | None = None
+    run: Run,
+    source: str | Path,
+    out: TextIO,
+    *,
+    proba: bool = False,
+    stdin: TextIO | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> int:
     """Predict the rows of a .csv (columns matched by name), .npy or .npz file, or of CSV on `stdin`
-    when `source` is '-', and write CSV to `out` chunk by chunk; returns the row count."""
-    chunks = feature_chunks(str(source), stdin, run.preprocess, run.config.data.target_column())
+    when `source` is '-', and write CSV to `out` chunk by chunk; returns the row count. `on_note`
+    hears about input columns that are ignored (an .npy's target column)."""
+    prep = run.preprocess
+    target = target_position(run.config, len(prep.feature_names))
+    chunks = feature_chunks(str(source), stdin, prep, target, on_note)
     return write_predictions(run, chunks, out, proba)
 
 
