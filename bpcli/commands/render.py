@@ -250,14 +250,23 @@ def loss_chart(epochs: list[dict], key: str = "loss", width: int = 60, height: i
     return "\n".join(lines)
 
 
-def summary_line(epochs: list[dict], key: str = "val_loss") -> str:
-    """'val_loss 0.41 -> 0.09 (best 0.08 at epoch 23)', or '' when the runs has no such metric."""
-    points = [(r["epoch"], float(r[key])) for r in epochs if key in r]
-    if not points:
+def summary_line(epochs: list[dict], summary: dict) -> str:
+    """'val_loss 0.903 -> 0.1489 (best 0.08395 at epoch 59; the weights are from it)': the first and
+    last value of the monitored metric, and the best epoch as the run's summary records it; '' when
+    there is none."""
+    key, best_epoch = summary.get("best_metric"), summary.get("best_epoch")
+    points = [float(r[key]) for r in epochs if key in r]
+    if not points or best_epoch is None:
         return ""
-    best_epoch, best = min(points, key=lambda p: p[1])
+    weights = summary.get("weights_epoch")
+    kept = (
+        "the weights are from it"
+        if weights == best_epoch
+        else f"the weights are from epoch {weights}"
+    )
     return (
-        f"{key} {points[0][1]:.4g} -> {points[-1][1]:.4g} (best {best:.4g} at epoch {best_epoch})"
+        f"{key} {points[0]:.4g} -> {points[-1]:.4g} "
+        f"(best {summary['best_value']:.4g} at epoch {best_epoch}; {kept})"
     )
 
 
@@ -308,13 +317,14 @@ def _training_line(training: dict) -> str:
         line += f" in {training['wall_time_s']:.2f}s"
     if training["stopped_early"]:
         line += " (stopped early)"
-    if training["best_epoch"] is not None:
+    if training["best_epoch"] is not None and training["best_by"] is not None:
+        last = training.get("last_value")
         line += (
             f"; best epoch {training['best_epoch']} by {training['best_by']} "
-            f"({training['best_value']:.4g})"
+            f"({training['best_value']:.4g}{'' if last is None else f'; last {last:.4g}'})"
         )
-    if training.get("restored_epoch") is not None:
-        line += f"; weights restored from epoch {training['restored_epoch']}"
+    if training.get("weights_epoch") is not None:
+        line += f"; weights from epoch {training['weights_epoch']}"
     return line
 
 

@@ -89,7 +89,10 @@ def train(
             raise typer.Exit(second.exit_code) from None
         if not quiet:
             console.print(
-                loss_chart(run.history), summary_line(run.history), sep="\n", markup=False
+                loss_chart(run.history),
+                summary_line(run.history, run.summary),
+                sep="\n",
+                markup=False,
             )
             console.print(metrics_table(run.summary["metrics"], f"{run.name}: final metrics"))
         typer.echo(json.dumps(run.summary) if as_json else str(run.path))
