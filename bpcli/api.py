@@ -103,6 +103,8 @@ class GradcheckResult:
     eps: float
     tol: float
     checks: list[TensorCheck]
+    targets_standardized: bool = False
+    """The regression targets are standardized, (y − mean)/std, as the network trains on them."""
 
     @property
     def passed(self) -> bool:
@@ -115,6 +117,7 @@ class GradcheckResult:
             "weight_decay": self.weight_decay,
             "eps": self.eps,
             "tol": self.tol,
+            "targets_standardized": self.targets_standardized,
             "passed": self.passed,
             "tensors": [check.as_dict() for check in self.checks],
         }
@@ -135,13 +138,18 @@ def gradcheck(
     max_params: int | None = 5000,
     overrides: list[str] = (),
 ) -> GradcheckResult:
-    """Check the gradients of a config's fresh network or a run's trained one on `samples` rows."""
+    """Check the gradients of a config's fresh network or a run's trained one on `samples` rows
+    (of the training split, preprocessed as training sees them: standardized regression targets
+    when data.standardize_target is on)."""
     subject = config_or_run(target, list(overrides))
     rows = subject.train_rows()
     X, Y = rows.X[:samples], rows.Y[:samples]
     loss, decay = LOSSES[subject.config.loss], coupled_weight_decay(subject.config)
     checks = check_gradients(subject.network, X, Y, loss, decay, eps, tol, max_params or None)
-    return GradcheckResult(subject.origin, int(X.shape[0]), loss.name, decay, eps, tol, checks)
+    standardized = subject.target_std is not None
+    return GradcheckResult(
+        subject.origin, int(X.shape[0]), loss.name, decay, eps, tol, checks, standardized
+    )
 
 
 def explain(

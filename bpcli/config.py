@@ -153,6 +153,15 @@ _SPLITTING = {
         bool,
         Field(True, description="z-score features with training-split statistics"),
     ),
+    "standardize_target": (
+        bool | None,
+        Field(
+            None,
+            description="z-score regression targets with training-split statistics while "
+            "training; predictions, eval and reported losses stay in the original units "
+            "(null: on for the regression losses mse, mae, huber; off otherwise)",
+        ),
+    ),
 }
 FILE_SOURCE = "file"
 DATA_MODELS = {
@@ -298,6 +307,17 @@ class Config(Section):
         elif required and chosen != required:
             raise ValueError(
                 f"'{chosen}' does not fit loss '{self.loss}', which needs '{required}' (or 'auto')"
+            )
+
+    def resolve_standardize_target(self) -> None:
+        """Replace data.standardize_target null by on for regression losses, off otherwise; reject
+        it on for a classification loss."""
+        regression = LOSSES[self.loss].task == "regression"
+        if self.data.standardize_target is None:
+            self.data.standardize_target = regression
+        elif self.data.standardize_target and not regression:
+            raise ValueError(
+                f"applies to the regression losses (mse, mae, huber), not '{self.loss}'"
             )
 
     def digest(self) -> str:
@@ -590,13 +610,16 @@ def validate(document: dict, locations: dict | None = None) -> Config:
     except ValidationError as error:
         problems = [_describe(e, locations) for e in error.errors()]
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems)) from None
-    try:
-        config.resolve_output_activation()
-    except ValueError as error:
-        where = _locate(("model", "output_activation"), locations) or _locate(("loss",), locations)
-        raise ConfigError(
-            f"invalid config:\n  model.output_activation ({where}): {error}"
-        ) from None
+    for key, resolve in (
+        (("model", "output_activation"), config.resolve_output_activation),
+        (("data", "standardize_target"), config.resolve_standardize_target),
+    ):
+        try:
+            resolve()
+        except ValueError as error:
+            where = _locate(key, locations) or _locate(("loss",), locations)
+            dotted = ".".join(key) + (f" ({where})" if where else "")
+            raise ConfigError(f"invalid config:\n  {dotted}: {error}") from None
     return config
 
 

@@ -59,6 +59,8 @@ def gradcheck(
             typer.echo(json.dumps({"target": str(target), **result.as_dict()}))
         else:
             title = f"gradient check: {result.origin}, {result.samples} rows, loss {result.loss}"
+            if result.targets_standardized:
+                title += " on standardized targets"
             if result.weight_decay:
                 title += f" + weight decay {result.weight_decay:g}"
             console.print(gradcheck_table(result.checks, title))

@@ -32,10 +32,17 @@ def predicted_classes(Yhat: np.ndarray, task: str) -> np.ndarray:
 
 
 class MetricAccumulator:
-    """Sums the sufficient statistics of each metric over batches; `result` averages them."""
+    """Sums the sufficient statistics of each metric over batches; `result` averages them.
 
-    def __init__(self, task: str):
+    `target_std` (per output column): the regression targets were standardized, y' = (y − μ)/σ, so
+    every metric, the loss included, is computed from y' σ = y − μ and ŷ' σ = ŷ − μ, in the
+    target's own units (`loss` recomputes the loss there; the batch loss given is then unused).
+    """
+
+    def __init__(self, task: str, loss: Loss | None = None, target_std=None):
         self.task = task
+        self.loss = loss
+        self.target_std = None if target_std is None else np.asarray(target_std, np.float64)
         self.count = 0
         self.loss_sum = 0.0
         self.correct = 0
@@ -49,6 +56,9 @@ class MetricAccumulator:
 
     def update(self, Y: np.ndarray, Yhat: np.ndarray, batch_loss: float) -> None:
         rows = Yhat.shape[0]
+        if self.task == "regression" and self.target_std is not None:
+            Y, Yhat = Y * self.target_std, Yhat * self.target_std
+            batch_loss = self.loss.value(Y, None, Yhat)
         self.count += rows
         self.loss_sum += batch_loss * rows
         if self.task == "regression":
@@ -96,11 +106,19 @@ class MetricAccumulator:
 
 
 def accumulate(
-    network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, chunk_rows=4096, on_chunk=None
+    network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    loss: Loss,
+    task: str,
+    chunk_rows=4096,
+    on_chunk=None,
+    target_std=None,
 ) -> MetricAccumulator:
     """Run `network` over (X, Y) in chunks of rows, summing its metrics; `on_chunk(Y, Ŷ)`, if
-    given, sees every chunk's targets and outputs too (Ŷ is overwritten by the next chunk)."""
-    accumulator = MetricAccumulator(task)
+    given, sees every chunk's targets and outputs too (Ŷ is overwritten by the next chunk).
+    `target_std`: see MetricAccumulator."""
+    accumulator = MetricAccumulator(task, loss, target_std)
     for start in range(0, X.shape[0], chunk_rows):
         Y_chunk = Y[start : start + chunk_rows]
         Yhat = network.forward(X[start : start + chunk_rows])
@@ -110,9 +128,12 @@ def accumulate(
     return accumulator
 
 
-def evaluate(network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, chunk_rows=4096) -> dict:
-    """Loss and metrics of `network` on (X, Y), computed in chunks of rows."""
-    return accumulate(network, X, Y, loss, task, chunk_rows).result()
+def evaluate(
+    network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, chunk_rows=4096, target_std=None
+) -> dict:
+    """Loss and metrics of `network` on (X, Y), computed in chunks of rows (in the target's own
+    units when `target_std` is given, see MetricAccumulator)."""
+    return accumulate(network, X, Y, loss, task, chunk_rows, target_std=target_std).result()
 
 
 @dataclass
@@ -141,8 +162,11 @@ class Report:
         return document
 
 
-def evaluate_network(network, X: np.ndarray, Y: np.ndarray, loss: Loss, labels=None) -> Report:
-    """Loss and metrics of `network` on (X, Y), computed chunk by chunk (bounded memory)."""
+def evaluate_network(
+    network, X: np.ndarray, Y: np.ndarray, loss: Loss, labels=None, target_std=None
+) -> Report:
+    """Loss and metrics of `network` on (X, Y), computed chunk by chunk (bounded memory); regression
+    metrics in the target's own units when `target_std` is given (see MetricAccumulator)."""
     task = loss.task
     confusion = np.zeros((len(labels), len(labels)), np.int64) if task != "regression" else None
 
@@ -151,7 +175,7 @@ def evaluate_network(network, X: np.ndarray, Y: np.ndarray, loss: Loss, labels=N
         np.add.at(confusion, (truth, predicted_classes(Yhat, task)), 1)
 
     on_chunk = count if confusion is not None else None
-    accumulator = accumulate(network, X, Y, loss, task, on_chunk=on_chunk)
+    accumulator = accumulate(network, X, Y, loss, task, on_chunk=on_chunk, target_std=target_std)
     metrics = accumulator.result()
     if task == "regression":
         mse = accumulator.sq_error / accumulator.elements

@@ -185,9 +185,10 @@ def output_header(prep: Preprocess, proba: bool) -> list[str]:
 
 
 def output_columns(prep: Preprocess, Yhat: np.ndarray, proba: bool) -> list[np.ndarray]:
-    """The output cells of a chunk, one array of strings per column (shortest round-trip floats)."""
+    """The output cells of a chunk, one array of strings per column (shortest round-trip floats);
+    regression values in the target's own units."""
     if prep.task == "regression":
-        return list(Yhat.astype(str).T)
+        return list(prep.decode(Yhat).astype(str).T)
     columns = [np.asarray([str(label) for label in prep.decode(Yhat)])]
     if proba:
         probabilities = Yhat if prep.task == "classification" else np.c_[1 - Yhat, Yhat]

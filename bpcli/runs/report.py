@@ -41,7 +41,8 @@ def config_summary(loaded) -> dict[str, str]:
     return {
         "data": f"{source}: {len(prep.feature_names)} features -> {prep.target_name} "
         f"({prep.task}); validation {data.validation_split:g}, test {data.test_split:g}"
-        f"{', standardized' if data.standardize else ''}",
+        f"{', standardized' if data.standardize else ''}"
+        f"{', targets standardized' if prep.target_std is not None else ''}",
         "model": f"{'-'.join(map(str, loaded.network.widths))}, {model.activation} hidden, "
         f"{model.output_activation} output, init {model.init}",
         "loss": config.loss,

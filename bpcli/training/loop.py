@@ -113,7 +113,7 @@ def train_epoch(
     """
     network, loss, optimizer = experiment.network, experiment.loss, experiment.optimizer
     params = network.parameters()
-    accumulator = MetricAccumulator(experiment.task)
+    accumulator = MetricAccumulator(experiment.task, loss, experiment.target_std)
     for X_batch, Y_batch in batches:
         Yhat = network.forward(X_batch)
         batch_loss = network.loss(Y_batch, loss)
@@ -228,7 +228,7 @@ def fit(
             stop.state = good
             raise
         if len(validation):
-            scores = evaluate(network, validation.X, validation.Y, experiment.loss, experiment.task)
+            scores = split_metrics(experiment, validation)
             record.update({f"val_{k}": v for k, v in scores.items()})
         record["seconds"] = time.perf_counter() - started
         history.epochs.append(record)
@@ -253,10 +253,22 @@ def fit(
     return history
 
 
+def split_metrics(experiment: Experiment, split: Split) -> dict[str, float]:
+    """Loss and metrics of the network on one split (regression: in the target's own units)."""
+    return evaluate(
+        experiment.network,
+        split.X,
+        split.Y,
+        experiment.loss,
+        experiment.task,
+        target_std=experiment.target_std,
+    )
+
+
 def final_metrics(experiment: Experiment) -> dict[str, dict]:
     """Loss and metrics of the final network on every non-empty split."""
     return {
-        name: evaluate(experiment.network, split.X, split.Y, experiment.loss, experiment.task)
+        name: split_metrics(experiment, split)
         for name, split in experiment.data.splits.items()
         if len(split)
     }
