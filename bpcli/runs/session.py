@@ -23,7 +23,7 @@ from bpcli.runs.run import Run
 from bpcli.training.diagnostics import Diagnostics
 from bpcli.training.experiment import Experiment, setup
 from bpcli.training.guard import TrainingInterrupted, TrainingStopped
-from bpcli.training.loop import History, final_metrics, fit
+from bpcli.training.loop import History, final_metrics, fit, learning_rate
 from bpcli.training.signals import StopSignals
 
 
@@ -33,6 +33,10 @@ class Listener:
 
     def begin(self, experiment: Experiment, run_dir: Path, start_epoch: int) -> None:
         """Training is about to start (or continue after `start_epoch` epochs)."""
+
+    def on_batch(self, done: int, total: int) -> None:
+        """Batch `done` of `total` in the current epoch was trained; called after every batch, so it
+        must be cheap (a display throttles its redraws)."""
 
     def on_epoch(self, record: dict) -> None:
         """An epoch ended: its record (epoch, lr, train and validation metrics, seconds)."""
@@ -93,6 +97,16 @@ def start_resumed(run_dir: str | Path, overrides: list[str]) -> tuple[Session, C
     return Session(experiment, folder, state), saved
 
 
+def changes_result(before: Config, after: Config, done: int) -> bool:
+    """Whether training on with `after` from a checkpoint of `before` after `done` epochs ends
+    elsewhere than an uninterrupted run of `after`: any change but training.epochs does, and so
+    does a new epoch count that changes the learning rates of the epochs done (a cosine schedule)."""
+    training = before.training.model_copy(update={"epochs": after.training.epochs})
+    if before.model_copy(update={"training": training}).digest() != after.digest():
+        return True
+    return any(learning_rate(before, e) != learning_rate(after, e) for e in range(done))
+
+
 def train(
     config: Config | str | Path,
     overrides: list[str] = (),
@@ -130,10 +144,11 @@ def resume(
             session.state = state.reopened()
     listener.note(f"resuming {folder.path} after epoch {done}/{epochs}")
     if config.digest() != saved.digest():
-        listener.note(
-            "note: the settings differ from the run's so far (saved to its config.yaml), so the "
-            "result will differ from an uninterrupted run"
-        )
+        if changes_result(saved, config, done):
+            listener.note(
+                "note: the config differs from the checkpoint's, so the result will differ from an "
+                "uninterrupted run"
+            )
         folder.write_config(config)
     return _run(session, listener, fresh=False)
 
@@ -200,6 +215,7 @@ def _fit(session: Session, listener: Listener) -> History:
                     on_checkpoint=save_progress,
                     should_stop=stop.requested,
                     observer=observer,
+                    on_batch=listener.on_batch,
                 )
         except TrainingStopped as stopped:
             _keep_last_good(folder, stopped, save_progress)
@@ -213,13 +229,13 @@ def _fit(session: Session, listener: Listener) -> History:
 
 def early_stop_note(config: Config, history: History) -> str:
     """'stopped early at epoch 79: val_loss did not improve for 20 epochs; restored weights from
-    epoch 59 (val_loss 0.0840)'."""
+    epoch 59 (val_loss 0.08395)' (4 significant digits, as the display shows numbers)."""
     stopping = config.training.early_stopping
     by = f" by more than {stopping.min_delta:g}" if stopping.min_delta else ""
     last = len(history.epochs)
     note = f"stopped early at epoch {last}: {stopping.monitor} did not improve{by} for "
     note += f"{stopping.patience} epochs; "
-    best = f"{history.best_metric} {history.best_value:.4f}" if history.best_epoch else ""
+    best = f"{history.best_metric} {history.best_value:.4g}" if history.best_epoch else ""
     if history.restored_best:
         return note + f"restored weights from epoch {history.best_epoch} ({best})"
     if history.best_epoch is None:
