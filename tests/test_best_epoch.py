@@ -45,13 +45,13 @@ def test_early_stopping_says_where_it_stopped_and_which_weights_it_kept(tmp_path
         err,
     )
     assert found, err
-    stopped, best, value = int(found[1]), int(found[2]), float(found[3])
+    stopped, best = int(found[1]), int(found[2])
     assert summary["stopped_early"] and stopped == summary["epochs_run"] < 100
     assert best == summary["best_epoch"] == report["best_epoch"] == summary["weights_epoch"]
-    assert value == round(summary["best_value"], 4)
+    assert found[3] == f"{summary['best_value']:.4g}"
     # The final table shows the restored weights: its validation loss is the best epoch's.
-    assert re.search(rf"│ validation │ {value:.4f} │", result.stderr)
-    assert f"at epoch {best}; the weights are from it" in err
+    assert re.search(rf"│ validation │ +{found[3]} │", result.stderr)
+    assert f"(best {found[3]} at epoch {best})" in err  # the one-line summary agrees
 
 
 def test_quiet_silences_the_early_stopping_line(tmp_path):
@@ -89,10 +89,10 @@ def test_a_monitored_accuracy_is_the_best_epoch_everywhere(tmp_path, restore):
     err = flat(result.stderr)
     if restore:
         assert summary["weights_epoch"] == first_top
-        assert f"restored weights from epoch {first_top} (val_accuracy {top:.4f})" in err
+        assert f"restored weights from epoch {first_top} (val_accuracy {top:.4g})" in err
     else:
         assert summary["weights_epoch"] == summary["epochs_run"]
         assert (
             f"kept the weights of epoch {summary['epochs_run']} (restore_best is off; "
-            f"the best was epoch {first_top}, val_accuracy {top:.4f})"
+            f"the best was epoch {first_top}, val_accuracy {top:.4g})"
         ) in err

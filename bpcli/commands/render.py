@@ -419,21 +419,15 @@ def loss_chart(epochs: list[dict], key: str = "loss", columns: int = 80, height:
 
 
 def summary_line(epochs: list[dict], summary: dict) -> str:
-    """'val_loss 0.903 -> 0.1489 (best 0.08395 at epoch 59; the weights are from it)': the first and
-    last value of the monitored metric, and the best epoch as the run's summary records it; '' when
-    there is none."""
+    """'val_loss 0.903 -> 0.1489 (best 0.08395 at epoch 59)': the first and last value of the
+    monitored metric, and the best epoch as the run's summary records it (the early-stopping note
+    says whose weights were kept); '' when there is none."""
     key, best_epoch = summary.get("best_metric"), summary.get("best_epoch")
     points = [float(r[key]) for r in epochs if key in r]
     if not points or best_epoch is None:
         return ""
-    weights = summary.get("weights_epoch")
-    kept = (
-        "the weights are from it"
-        if weights == best_epoch
-        else f"the weights are from epoch {weights}"
-    )
     first, last, best = number(points[0]), number(points[-1]), number(summary["best_value"])
-    return f"{key} {first} -> {last} (best {best} at epoch {best_epoch}; {kept})"
+    return f"{key} {first} -> {last} (best {best} at epoch {best_epoch})"
 
 
 # ---------------------------------------------------------------------------- inspect
