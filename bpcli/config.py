@@ -143,7 +143,7 @@ class Schedule(Section):
         0,
         ge=0,
         description="W: a linear warm-up α(e+1)/W over the first W epochs, then the schedule "
-        "over the remaining epochs (0: none)",
+        "over the remaining epochs (0: none; W >= training.epochs: warm-up only)",
     )
 
     def options(self) -> dict:
@@ -198,6 +198,15 @@ _SPLITTING = {
     "standardize": (
         bool,
         Field(True, description="z-score features with training-split statistics"),
+    ),
+    "standardize_target": (
+        bool | None,
+        Field(
+            None,
+            description="z-score regression targets with training-split statistics while "
+            "training; predictions, eval and reported losses stay in the original units "
+            "(null: on for the regression losses mse, mae, huber; off otherwise)",
+        ),
     ),
     "stratify": (
         bool | None,
@@ -499,6 +508,15 @@ class Config(Section):
                     f"needs class labels; loss '{self.loss}' is a regression loss",
                 )
             )
+        if self.data.standardize_target is None:
+            self.data.standardize_target = not classifier
+        elif self.data.standardize_target and classifier:
+            problems.append(
+                (
+                    ("data", "standardize_target"),
+                    f"applies to the regression losses (mse, mae, huber), not '{self.loss}'",
+                )
+            )
         if self.training.class_weight is not None and not classifier:
             problems.append(
                 (
@@ -509,18 +527,18 @@ class Config(Section):
         return problems + self._monitoring_problems(loss.task)
 
     def _monitoring_problems(self, task: str) -> list[tuple[tuple, str]]:
-        """One metric decides the best epoch (training.monitor, which early stopping follows);
-        keep: best needs a validation split; every monitor must be a metric this run measures."""
+        """One metric decides the best epoch (training.monitor or early_stopping.monitor, the other
+        follows; see training.loop.BestRule); keep: best needs a validation split; every monitor
+        given must be a metric this run measures."""
         training, stopping = self.training, self.training.early_stopping
         validation = self.data.validation_split > 0
         measured = metric_names(task, validation)
         problems = []
-        if training.monitor is None:
-            given = stopping.monitor if stopping is not None else None
-            training.monitor = given or ("val_loss" if validation else "loss")
-        if stopping is not None and stopping.monitor is None:
-            stopping.monitor = training.monitor
-        elif stopping is not None and stopping.monitor != training.monitor:
+        if (
+            stopping is not None
+            and None not in (stopping.monitor, training.monitor)
+            and stopping.monitor != training.monitor
+        ):
             problems.append(
                 (
                     ("training", "early_stopping", "monitor"),
@@ -546,6 +564,7 @@ class Config(Section):
         monitors = [
             (("optimizer", "schedule", "monitor"), getattr(schedule, "monitor", None)),
             (("training", "monitor"), training.monitor),
+            (("training", "early_stopping", "monitor"), stopping and stopping.monitor),
         ]
         for path, monitor in monitors:
             if monitor is not None and monitor not in measured:
@@ -555,14 +574,6 @@ class Config(Section):
                         f"'{monitor}' is not measured in this run; it measures {', '.join(measured)}",
                     )
                 )
-        if schedule.warmup_epochs >= training.epochs:
-            problems.append(
-                (
-                    ("optimizer", "schedule", "warmup_epochs"),
-                    f"{schedule.warmup_epochs} warm-up epochs leave none of training.epochs="
-                    f"{training.epochs} for the schedule",
-                )
-            )
         return problems
 
     def digest(self) -> str:
@@ -634,12 +645,19 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
     return f"{problem} (line {mark.line + 1})" if mark else problem
 
 
-def apply_override(document: dict, assignment: str) -> tuple[str, ...]:
-    """Apply one `key.path=value` (value parsed as YAML) to the document, in place; returns the path."""
-    key_path, sep, raw_value = assignment.partition("=")
+def override_keys(assignment: str) -> list[str]:
+    """The key path of one `key.path=value` override, e.g. ['optimizer', 'lr']."""
+    key_path, sep, _ = assignment.partition("=")
     keys = key_path.strip().split(".")
     if not sep or not all(keys):
         raise ConfigError(f"--set '{assignment}': expected key.path=value, e.g. optimizer.lr=0.01")
+    return keys
+
+
+def apply_override(document: dict, assignment: str) -> tuple[str, ...]:
+    """Apply one `key.path=value` (value parsed as YAML) to the document, in place; returns the path."""
+    keys = override_keys(assignment)
+    key_path, _, raw_value = assignment.partition("=")
     try:
         node = yaml.compose(raw_value, Loader=yaml.SafeLoader)
         if node is not None:
@@ -659,6 +677,75 @@ def apply_override(document: dict, assignment: str) -> tuple[str, ...]:
             raise ConfigError(f"--set {key_path}: '{where}' is not a section")
     target[keys[-1]] = value
     return tuple(keys)
+
+
+# ---------------------------------------------------------------------------- resuming
+
+MID_RUN = (
+    "training.epochs",
+    "training.early_stopping",
+    "training.checkpoint_every",
+    "training.clip_grad_norm",
+    "training.diagnostics",
+    "optimizer.lr",
+    "optimizer.schedule",
+)
+"""The settings (with everything below them) that `--set` may change when a run is resumed: how long
+it trains and when it stops, checkpoints, clipping, diagnostics, the learning rate from now on."""
+FIXED = {
+    "model": "the model",
+    "data": "the data",
+    "seed": "the data split and the initial weights",
+    "loss": "the loss",
+    "optimizer": "the optimizer",
+    "training.dtype": "the dtype",
+    "training.batch_size": "the batches",
+    "training.shuffle": "the batches",
+    "training": "the training",
+    "name": "the run's name",
+    "output": "where runs are saved",
+}
+"""What every other setting changes, most specific first: a resumed run cannot change it."""
+
+
+def _under(dotted: str, prefix: str) -> bool:
+    return dotted == prefix or dotted.startswith(prefix + ".")
+
+
+def check_resumable(overrides: list[str]) -> None:
+    """Refuse a --set that a resumed run cannot apply mid-run, naming the key and what it changes
+    (read from the keys alone, before anything is validated)."""
+    for assignment in overrides:
+        dotted = ".".join(override_keys(assignment))
+        if any(_under(dotted, allowed) for allowed in MID_RUN):
+            continue
+        changes = next((what for key, what in FIXED.items() if _under(dotted, key)), "the run")
+        remedy = "start a new run" + (", or use model.init_from" if changes == "the model" else "")
+        raise ConfigError(
+            f"--set {dotted} (--resume): changes {changes}: {remedy}",
+            f"a resumed run may change only {', '.join(MID_RUN)}",
+        )
+
+
+def check_same_best(saved: Config, resumed: Config) -> None:
+    """Early stopping's monitor and min_delta decide which epoch is best: a resumed run cannot change
+    them, nor switch early stopping on, because the epochs already trained were judged by the old rule."""
+    before, after = saved.training.early_stopping, resumed.training.early_stopping
+    if after is None:
+        return
+    if before is None:
+        raise ConfigError(
+            "--set training.early_stopping (--resume): switches early stopping on mid-run, but the "
+            "weights of the epochs already trained were not kept: start a new run with it",
+            "a resumed run may change early stopping's patience or restore_best, or turn it off",
+        )
+    for key in ("monitor", "min_delta"):
+        if getattr(before, key) != getattr(after, key):
+            raise ConfigError(
+                f"--set training.early_stopping.{key} (--resume): changes which epoch counts as "
+                "best, for epochs already judged: start a new run",
+                "a resumed run may change early stopping's patience or restore_best, or turn it off",
+            )
 
 
 # ---------------------------------------------------------------------------- errors

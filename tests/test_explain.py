@@ -22,7 +22,7 @@ from bpcli.training.experiment import setup
 runner = CliRunner()
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 CONFIGS = sorted(CONFIG_DIR.glob("*.yaml"))
-EQUATION = re.compile(r"^  (d?[ZAWb]\d+) = ")
+EQUATION = re.compile(r"^  (d?[ZAWbD]\d+) = ")
 
 
 def invoke(*args):
@@ -61,7 +61,8 @@ class RecordingLoss:
 
 
 def real_shapes(config_path, overrides, rows) -> dict[str, tuple[int, ...]]:
-    """Shapes of X, every Z, A, dA, dZ, dW, db in one forward and backward pass on `rows` rows."""
+    """Shapes of X, every Z, A (D with dropout), dA (dD), dZ, dW, db in one forward and backward
+    pass on `rows` rows, in training mode."""
     experiment = setup(load_config(config_path, overrides))
     network, split = experiment.network, experiment.data.splits["train"]
     X, Y = split.X[:rows], split.Y[:rows]
@@ -75,10 +76,14 @@ def real_shapes(config_path, overrides, rows) -> dict[str, tuple[int, ...]]:
             return result
 
         layer.activation = dataclasses.replace(layer.activation, backward=backward)
-    network.forward(X)
+    network.forward(X, experiment.dropout_rng)
     network.backward(Y, RecordingLoss(experiment.loss, shapes))
     last = len(network.layers)
     shapes[f"dZ{last}"] = shapes.pop("output_delta")
+    for number, mask in enumerate(network.last_pass.masks, start=1):
+        if mask is not None:  # dD_l = dZ_{l+1}·W_{l+1}ᵀ is masked into dA_l where it stands
+            shapes[f"D{number}"] = network.last_pass.inputs[number].shape
+            shapes[f"dD{number}"] = shapes[f"dA{number}"]
     for number, (layer, Z, A) in enumerate(
         zip(network.layers, network.last_pass.Z, network.last_pass.A, strict=True), start=1
     ):

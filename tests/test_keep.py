@@ -43,7 +43,7 @@ def test_keep_best_saves_the_best_epochs_weights(tmp_path):
     epoch = int(np.argmin(losses)) + 1
     assert epoch < len(losses)  # the last epoch is not the best, or this test shows nothing
     assert best.summary["best_epoch"] == best.summary["weights_epoch"] == epoch
-    assert best.summary["monitor"] == "val_loss" and best.summary["keep"] == "best"
+    assert best.summary["best_metric"] == "val_loss" and best.summary["keep"] == "best"
     # the same run stopped after the best epoch has bitwise the same weights
     short = api.train(moons(epochs=epoch), out=tmp_path / "short")
     saved, expected = weights_of(best.path), weights_of(short.path)
@@ -89,7 +89,7 @@ def test_resume_with_keep_best_is_exact(tmp_path):
     resumed = setup(config_from_dict(moons(keep="best", epochs=12)))
     check_state(resumed, state, meta, tmp_path / "checkpoint.npz")
     history = fit(resumed, resume=state)
-    assert history.weights_epoch == whole_history.weights_epoch
+    assert history.restored_best and history.best_epoch == whole_history.best_epoch
     for name, array in whole.network.state().items():
         assert np.array_equal(resumed.network.state()[name], array), name
 
@@ -121,9 +121,10 @@ def test_keep_and_monitor_mistakes_are_exit_2(write_config, training, data, phra
         assert phrase in flat(result.stderr)
 
 
-def test_early_stopping_follows_training_monitor(write_config):
+def test_early_stopping_follows_training_monitor(tmp_path):
     config = moons(monitor="val_accuracy", early_stopping={"patience": 3})
-    result = runner.invoke(app, ["validate", str(write_config(config))])
-    assert result.exit_code == 0, result.output
-    stopping = result.stdout.split("early_stopping:", 1)[1]
-    assert "monitor: val_accuracy" in stopping.split("checkpoint_every")[0]
+    run = api.train(config, out=tmp_path / "r")
+    accuracies = [record["val_accuracy"] for record in run.history]
+    assert run.summary["best_metric"] == "val_accuracy"
+    assert run.summary["best_epoch"] == int(np.argmax(accuracies)) + 1
+    assert run.summary["stopped_early"] and len(accuracies) == run.summary["best_epoch"] + 3

@@ -220,10 +220,6 @@ def test_a_damaged_schedule_state_is_refused(tmp_path):
             "optimizer.schedule.monitor=val_r2",
             ["optimizer.schedule.monitor (--set)", "'val_r2' is not measured", "val_accuracy"],
         ),
-        (
-            "optimizer.schedule.warmup_epochs=20",
-            ["optimizer.schedule.warmup_epochs (--set)", "leave none of training.epochs=20"],
-        ),
         ("optimizer.schedule.factor=1.5", ["optimizer.schedule.factor (--set)", "less than 1"]),
         ("optimizer.schedule.threshold_mode=relative", ["'rel' or 'abs'"]),
         ("data.validation_split=0", ["'val_loss' is not measured in this run"]),
@@ -235,6 +231,11 @@ def test_schedule_settings_are_checked_at_the_boundary(write_config, override, p
     message = flat(result.stderr)
     for phrase in phrases:
         assert phrase in message, message
+
+
+def test_a_warmup_as_long_as_training_is_all_warmup():
+    schedule = build("cosine", 0.1, 4, warmup_epochs=5)
+    assert [schedule.rate(e) for e in range(4)] == pytest.approx([0.02, 0.04, 0.06, 0.08])
 
 
 def test_warmup_applies_to_every_schedule(write_config):

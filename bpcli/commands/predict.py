@@ -65,6 +65,7 @@ def predict(
         from bpcli.errors import DataError
         from bpcli.runs.predict import atomic_output
 
+        console = stderr_console()
         loaded = api.load(run)
         if proba and loaded.task == "regression":
             raise DataError("--proba applies to classifiers; this run is a regression model")
@@ -75,10 +76,20 @@ def predict(
         stdin = sys.stdin
         if source == "-" and hasattr(sys.stdin, "buffer"):
             stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="")
+
+        def note(message: str) -> None:
+            console.print(f"note: {message}", markup=False)
+
         if output is None:
             try:
                 api.predict_csv(
-                    loaded, source, sys.stdout, proba=proba, stdin=stdin, keep=keep or []
+                    loaded,
+                    source,
+                    sys.stdout,
+                    proba=proba,
+                    stdin=stdin,
+                    on_note=note,
+                    keep=keep or [],
                 )
             except BrokenPipeError:
                 # The reader left (| head): silence the final flush of stdout and stop as a success.
@@ -87,6 +98,6 @@ def predict(
             return
         with atomic_output(output) as stream:
             count = api.predict_csv(
-                loaded, source, stream, proba=proba, stdin=stdin, keep=keep or []
+                loaded, source, stream, proba=proba, stdin=stdin, on_note=note, keep=keep or []
             )
-        stderr_console().print(f"wrote {count} predictions to {output}", markup=False)
+        console.print(f"wrote {count} predictions to {output}", markup=False)

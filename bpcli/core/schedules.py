@@ -200,6 +200,6 @@ def settings(name: str) -> dict:
 
 def build(name: str, lr: float, epochs: int, warmup_epochs: int = 0, **options) -> Schedule:
     """The schedule `name` with its settings over `epochs` epochs; with `warmup_epochs` W > 0, a
-    linear warm-up over the first W epochs and the schedule over the remaining E − W."""
-    schedule = SCHEDULES[name](lr, epochs - warmup_epochs, **options)
+    linear warm-up over the first W epochs and the schedule over the remaining E − W (if any)."""
+    schedule = SCHEDULES[name](lr, max(epochs - warmup_epochs, 1), **options)
     return Warmup(schedule, warmup_epochs) if warmup_epochs else schedule

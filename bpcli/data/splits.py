@@ -88,8 +88,11 @@ def _take_rows(array: np.ndarray, index: np.ndarray) -> np.ndarray:
     return array if len(index) == len(array) else array[index]
 
 
-def prepare(data_config, task: str, dtype, rng_data, rng_split, class_weight=None) -> Prepared:
-    """Load the configured data, split it, fit the preprocessing and build network-ready splits."""
+def prepare(
+    data_config, task: str, dtype, rng_data, rng_split, loss_given: bool = True, class_weight=None
+) -> Prepared:
+    """Load the configured data, split it, fit the preprocessing and build network-ready splits.
+    `loss_given`: the config names its loss (see preprocess.fit_preprocess)."""
     table = load_table(
         data_config.source,
         data_config.target_column(),
@@ -97,14 +100,20 @@ def prepare(data_config, task: str, dtype, rng_data, rng_split, class_weight=Non
         generator_options(data_config),
         ColumnChoice.of(data_config),
     )
-    target_classes(table, task)  # a target that does not fit the task fails before the split
+    target_classes(table, task, loss_given)  # a target that does not fit fails before the split
     labels = table.y if data_config.stratify and task != "regression" else None
     rows = split_rows(
         len(table.y), data_config.validation_split, data_config.test_split, rng_split, labels
     )
-    unknown = getattr(data_config, "unknown", "error")
     prep = fit_preprocess(
-        table, task, rows["train"], data_config.standardize, class_weight, unknown
+        table,
+        task,
+        rows["train"],
+        data_config.standardize,
+        bool(data_config.standardize_target),
+        loss_given,
+        class_weight,
+        getattr(data_config, "unknown", "error"),
     )
     splits = {name: make_split(table, prep, index, dtype) for name, index in rows.items()}
     return Prepared(splits, prep, table)

@@ -106,8 +106,15 @@ class Run:
         """Loss and metrics on a split of the run's data or on other labelled data."""
         batch = self.data(split, source)
         loss = LOSSES[self.config.loss]
+        prep = self.preprocess
         report = evaluate_network(
-            self.network, batch.X, batch.Y, loss, self.preprocess.classes, batch.weights
+            self.network,
+            batch.X,
+            batch.Y,
+            loss,
+            prep.classes,
+            batch.weights,
+            target_std=prep.target_std,
         )
         report.origin = batch.origin
         return report

@@ -35,6 +35,12 @@ class Experiment:
     def task(self) -> str:
         return self.loss.task
 
+    @property
+    def target_std(self) -> list[float] | None:
+        """σ of the standardized regression targets (None if not standardized): metrics use it to
+        report in the target's own units."""
+        return self.data.preprocess.target_std
+
 
 def seeded_generators(seed: int) -> tuple[np.random.Generator, ...]:
     """Data, split, init, shuffle and dropout generators: one seed fixes them all, each independent.
@@ -49,7 +55,9 @@ def prepare_data(config: Config) -> Prepared:
     rng_data, rng_split, *_ = seeded_generators(config.seed)
     task = LOSSES[config.loss].task
     dtype = np.dtype(config.training.dtype)
-    return prepare(config.data, task, dtype, rng_data, rng_split, config.training.class_weight)
+    loss_given = "loss" in config.model_fields_set
+    class_weight = config.training.class_weight
+    return prepare(config.data, task, dtype, rng_data, rng_split, loss_given, class_weight)
 
 
 def build_network(config: Config, inputs: int, outputs: int, rng: np.random.Generator) -> MLP:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bpcli.config import Config
 from bpcli.core.metrics import LOWER_IS_BETTER, MetricAccumulator, evaluate, metric_names
 from bpcli.core.network import MLP
 from bpcli.data.splits import Split
@@ -22,13 +23,51 @@ from bpcli.training.state import capture, restore
 
 @dataclass
 class History:
-    """Per-epoch records (dicts of metrics) and how training ended."""
+    """Per-epoch records (dicts of metrics) and how training ended: the best epoch (by BestRule), its
+    monitored value, and whether the final weights were restored from it (early stopping)."""
 
     epochs: list[dict] = field(default_factory=list)
     best_epoch: int | None = None
+    best_metric: str | None = None
+    best_value: float | None = None
+    restored_best: bool = False
     stopped_early: bool = False
-    weights_epoch: int | None = None
-    """The epoch whose weights the network ends with: the last, or the best one restored."""
+
+
+@dataclass(frozen=True)
+class BestRule:
+    """Which epoch is the best: the one whose `monitor` is lowest (loss, mae) or highest (accuracy,
+    r2), where only a change by more than `min_delta` counts as an improvement (the first epoch of a
+    tie wins). The one definition of "best epoch": early stopping restores its weights, the summary
+    records it, inspect and the final display read it from there."""
+
+    monitor: str
+    min_delta: float = 0.0
+
+    @classmethod
+    def of(cls, config: Config, with_validation: bool) -> BestRule:
+        """training.monitor, or early stopping's monitor (the config makes them agree), or by
+        default val_loss (loss without validation rows); early stopping's min_delta."""
+        training, stopping = config.training, config.training.early_stopping
+        given = training.monitor or (stopping.monitor if stopping is not None else None)
+        monitor = given or ("val_loss" if with_validation else "loss")
+        return cls(monitor, stopping.min_delta if stopping is not None else 0.0)
+
+    @property
+    def sign(self) -> float:
+        return 1.0 if self.monitor.removeprefix("val_") in LOWER_IS_BETTER else -1.0
+
+    def improves(self, record: dict, best: float) -> bool:
+        """Whether `record` beats the signed score `best` (+inf before the first epoch)."""
+        return self.sign * record[self.monitor] < best - self.min_delta
+
+    def best(self, records: list[dict]) -> tuple[int | None, float | None]:
+        """The best epoch among `records` and its monitored value; (None, None) if none is finite."""
+        best, chosen = float("inf"), None
+        for record in records:
+            if self.improves(record, best):
+                best, chosen = self.sign * record[self.monitor], record
+        return (None, None) if chosen is None else (chosen["epoch"], chosen[self.monitor])
 
 
 class BatchLoader:
@@ -83,7 +122,7 @@ def train_epoch(
     """
     network, loss, optimizer = experiment.network, experiment.loss, experiment.optimizer
     params = network.parameters()
-    accumulator = MetricAccumulator(experiment.task)
+    accumulator = MetricAccumulator(experiment.task, loss, experiment.target_std)
     total = len(batches)
     for done, (X_batch, Y_batch, weights) in enumerate(batches, start=1):
         Yhat = network.forward(X_batch, experiment.dropout_rng)
@@ -104,39 +143,33 @@ class EarlyStopper:
     """Tracks the best epoch by the monitored metric (and a copy of its weights, to restore); with a
     patience, says when that many epochs passed without improvement."""
 
-    def __init__(
-        self, monitor: str, min_delta: float, patience: int | None, restore_best: bool, available
-    ):
-        if monitor not in available:
+    def __init__(self, rule: BestRule, patience: int | None, restore_best: bool, available):
+        if rule.monitor not in available:
             raise ConfigError(
-                f"training.monitor: '{monitor}' is not measured in this run",
+                f"training.monitor: '{rule.monitor}' is not measured in this run",
                 f"available: {', '.join(available)}",
             )
-        self.monitor, self.min_delta, self.patience = monitor, min_delta, patience
-        self.restore_best = restore_best
-        self.sign = 1.0 if monitor.removeprefix("val_") in LOWER_IS_BETTER else -1.0
+        self.rule, self.patience, self.restore_best = rule, patience, restore_best
         self.best = float("inf")
         self.best_epoch: int | None = None
         self.best_state: dict | None = None
         self.waited = 0
 
     @classmethod
-    def of(cls, training, available: list[str]) -> EarlyStopper | None:
+    def of(cls, config: Config, rule: BestRule, available: list[str]) -> EarlyStopper | None:
         """Early stopping as configured; for keep: best without it, the same tracking of the best
         epoch that never stops and restores the best weights; None when neither is asked for."""
-        stopping = training.early_stopping
+        training = config.training
+        stopping, keep_best = training.early_stopping, training.keep == "best"
         if stopping is not None:
-            restore = stopping.restore_best or training.keep == "best"
-            return cls(training.monitor, stopping.min_delta, stopping.patience, restore, available)
-        if training.keep == "best":
-            return cls(training.monitor, 0.0, None, True, available)
-        return None
+            return cls(rule, stopping.patience, stopping.restore_best or keep_best, available)
+        return cls(rule, None, True, available) if keep_best else None
 
     def update(self, epoch: int, record: dict, network: MLP) -> bool:
         """Record an epoch; True when training should stop."""
-        score = self.sign * record[self.monitor]
-        if score < self.best - self.min_delta:
-            self.best, self.best_epoch, self.waited = score, epoch, 0
+        if self.rule.improves(record, self.best):
+            self.best = self.rule.sign * record[self.rule.monitor]
+            self.best_epoch, self.waited = epoch, 0
             if self.restore_best:
                 self.best_state = {k: v.copy() for k, v in network.state().items()}
             return False
@@ -197,7 +230,15 @@ def fit(
     config, network = experiment.config, experiment.network
     training = config.training
     validation = experiment.data.splits["validation"]
-    stopper = EarlyStopper.of(training, metric_names(experiment.task, len(validation) > 0))
+    measured = metric_names(experiment.task, len(validation) > 0)
+    rule = BestRule.of(config, len(validation) > 0)
+    stopper = EarlyStopper.of(config, rule, measured)
+    monitor = experiment.schedule.monitor
+    if monitor is not None and monitor not in measured:
+        raise ConfigError(
+            f"optimizer.schedule.monitor: '{monitor}' is not measured in this run",
+            f"available: {', '.join(measured)}",
+        )
     history = History()
     if resume is not None:
         restore(experiment, stopper, history, resume)
@@ -212,14 +253,7 @@ def fit(
             stop.state = good
             raise
         if len(validation):
-            scores = evaluate(
-                network,
-                validation.X,
-                validation.Y,
-                experiment.loss,
-                experiment.task,
-                weights=validation.weights,
-            )
+            scores = split_metrics(experiment, validation)
             record.update({f"val_{k}": v for k, v in scores.items()})
         record["seconds"] = time.perf_counter() - started
         experiment.schedule.observe(epoch, record)
@@ -236,20 +270,31 @@ def fit(
             on_checkpoint(good)
         if history.stopped_early:
             break
-    history.weights_epoch = len(history.epochs)
-    if stopper:
-        history.best_epoch = stopper.best_epoch
-        if stopper.best_state is not None:
-            network.load_state(stopper.best_state)
-            history.weights_epoch = stopper.best_epoch
+    history.best_metric = rule.monitor
+    history.best_epoch, history.best_value = rule.best(history.epochs)
+    if stopper and stopper.best_state is not None:
+        network.load_state(stopper.best_state)
+        history.restored_best = True
     return history
+
+
+def split_metrics(experiment: Experiment, split: Split) -> dict[str, float]:
+    """Loss and metrics of the network on one split (regression: in the target's own units)."""
+    return evaluate(
+        experiment.network,
+        split.X,
+        split.Y,
+        experiment.loss,
+        experiment.task,
+        target_std=experiment.target_std,
+        weights=split.weights,
+    )
 
 
 def final_metrics(experiment: Experiment) -> dict[str, dict]:
     """Loss and metrics of the final network on every non-empty split."""
-    network, loss, task = experiment.network, experiment.loss, experiment.task
     return {
-        name: evaluate(network, split.X, split.Y, loss, task, weights=split.weights)
+        name: split_metrics(experiment, split)
         for name, split in experiment.data.splits.items()
         if len(split)
     }

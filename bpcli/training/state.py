@@ -7,7 +7,7 @@ position), the early-stopping state (with the best weights) and the history so f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -27,6 +27,12 @@ class TrainingState:
     stopper: dict | None = None
     best_weights: dict[str, np.ndarray] | None = None
     stopped_early: bool = False
+
+    def reopened(self) -> TrainingState:
+        """This state of an early-stopped run, set to train on: not stopped, and early stopping's
+        patience counting afresh from here (its best epoch, value and weights are kept)."""
+        stopper = None if self.stopper is None else {**self.stopper, "waited": 0}
+        return replace(self, stopped_early=False, stopper=stopper)
 
 
 def capture(experiment, stopper, history, epoch: int) -> TrainingState:
