@@ -3,13 +3,18 @@ algorithm written out below), the linear warm-up, the config checks, and exact r
 
 from __future__ import annotations
 
+import csv
 import itertools
 import math
+import os
 import signal
+import subprocess
+import sys
 import zlib
 
 import numpy as np
 import pytest
+import yaml
 from helpers import flat, runner
 
 from bpcli.commands import app
@@ -243,3 +248,59 @@ def test_warmup_applies_to_every_schedule(write_config):
         override = f"optimizer.schedule={{name: {name}, warmup_epochs: 3}}"
         result = runner.invoke(app, ["validate", str(write_config(moons())), "--set", override])
         assert result.exit_code == 0, (name, result.output)
+
+
+def test_a_real_ctrl_c_and_resume_is_bitwise_exact_with_dropout_and_plateau(tmp_path):
+    """A real SIGINT to a real process; the run is endless, so the signal lands mid-run whenever
+    it comes; resumed to two epochs past the stop, it equals an uninterrupted run of that length."""
+    config = {
+        "seed": 4,
+        "data": {"source": "digits"},
+        "model": {"hidden": [64], "dropout": 0.2},
+        "optimizer": {
+            "name": "adam",
+            "lr": 0.01,
+            "schedule": {"name": "reduce_on_plateau", "patience": 0, "warmup_epochs": 1},
+        },
+        "training": {"epochs": 100_000, "batch_size": 16, "keep": "best"},
+    }
+    path = tmp_path / "endless.yaml"
+    path.write_text(yaml.safe_dump(config))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bpcli", "train", str(path), "--out", str(tmp_path / "run")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+    )
+    for line in process.stderr:
+        if line.startswith("epoch 1/"):
+            break
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    stopped = load_checkpoint(tmp_path / "run" / "checkpoint.npz")[0].epoch
+    epochs = f"training.epochs={stopped + 2}"
+    resumed = runner.invoke(
+        app, ["train", "--resume", str(tmp_path / "run"), "--set", epochs, "-q"]
+    )
+    assert resumed.exit_code == 0, resumed.output
+    whole = runner.invoke(
+        app, ["train", str(path), "--out", str(tmp_path / "whole"), "--set", epochs, "-q"]
+    )
+    assert whole.exit_code == 0, whole.output
+    with (
+        np.load(tmp_path / "run" / "weights.npz") as a,
+        np.load(tmp_path / "whole" / "weights.npz") as b,
+    ):
+        assert sorted(a.files) == sorted(b.files)
+        for name in a.files:
+            assert np.array_equal(a[name], b[name]), name
+    rows = [
+        [
+            {k: v for k, v in r.items() if k != "seconds"}
+            for r in csv.DictReader(open(p / "metrics.csv"))
+        ]
+        for p in (tmp_path / "run", tmp_path / "whole")
+    ]
+    assert rows[0] == rows[1] and len(rows[0]) == stopped + 2
