@@ -128,3 +128,19 @@ def test_early_stopping_follows_training_monitor(tmp_path):
     assert run.summary["best_metric"] == "val_accuracy"
     assert run.summary["best_epoch"] == int(np.argmax(accuracies)) + 1
     assert run.summary["stopped_early"] and len(accuracies) == run.summary["best_epoch"] + 3
+
+
+@pytest.mark.parametrize(
+    "override, phrase",
+    [
+        ("training.keep=best", "changes which weights are kept"),
+        ("training.monitor=val_accuracy", "changes which epoch counts as best"),
+        ("training.class_weight=balanced", "changes the loss"),
+        ("model.dropout=0.5", "changes the model"),
+    ],
+)
+def test_a_resume_cannot_change_what_the_trained_epochs_were_judged_by(tmp_path, override, phrase):
+    run = api.train(moons(epochs=2), out=tmp_path / "r")
+    result = runner.invoke(app, ["train", "--resume", str(run.path), "--set", override])
+    assert result.exit_code == 2, result.output
+    assert phrase in flat(result.stderr)

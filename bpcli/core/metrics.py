@@ -144,21 +144,10 @@ def accumulate(
     return accumulator
 
 
-def evaluate(
-    network,
-    X: np.ndarray,
-    Y: np.ndarray,
-    loss: Loss,
-    task: str,
-    chunk_rows=4096,
-    target_std=None,
-    weights=None,
-) -> dict:
-    """Loss (weighted by row `weights`, if given) and metrics of `network` on (X, Y), computed in
-    chunks of rows (in the target's own units when `target_std` is given, see MetricAccumulator)."""
-    return accumulate(
-        network, X, Y, loss, task, chunk_rows, target_std=target_std, weights=weights
-    ).result()
+def evaluate(network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, **options) -> dict:
+    """Loss and metrics of `network` on (X, Y); `options` as `accumulate` takes them (chunk_rows,
+    target_std, row weights)."""
+    return accumulate(network, X, Y, loss, task, **options).result()
 
 
 @dataclass
