@@ -37,6 +37,8 @@ SCHEDULE_SYMBOLS = {
     "γ": ("gamma", r"\gamma"),
     "step_size": ("step_size", r"\mathit{step\_size}"),
     "α_min": ("min_lr", r"\alpha_{\min}"),
+    "factor": ("factor", r"\mathit{factor}"),
+    "patience": ("patience", r"\mathit{patience}"),
     "E": ("epochs", "E"),
 }
 

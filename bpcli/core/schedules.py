@@ -91,7 +91,7 @@ class Cosine(Schedule):
 
 
 class ReduceOnPlateau(Schedule):
-    r"""α_e = the rate so far, times factor (at least min_lr) after a plateau of the monitored metric.
+    r"""α_e = max(α_{e−1}·factor, α_min) after more than patience epochs without improvement, else α_{e−1}.
 
     As torch.optim.lr_scheduler.ReduceLROnPlateau: after each epoch the monitored metric m is compared
     with the best so far; it improves when m < best·(1 − threshold) (threshold_mode rel) or
