@@ -22,6 +22,7 @@ from bpcli.core.losses import LOSSES
 from bpcli.core.optimizers import OPTIMIZERS
 from bpcli.explanation import Explanation, explain_path
 from bpcli.runs import session
+from bpcli.runs.folder import CURVES
 from bpcli.runs.predict import feature_chunks, write_predictions
 from bpcli.runs.report import build_report
 from bpcli.runs.resolve import config_or_run
@@ -164,9 +165,7 @@ def inspect(path: str | Path) -> dict:
     return build_report(path)
 
 
-def plot_curves(
-    run_dirs: list[str | Path], metric: str = "loss", out: str | Path = "curves.png"
-) -> Path:
+def plot_curves(run_dirs: list[str | Path], metric: str = "loss", out: str | Path = CURVES) -> Path:
     """Learning curves (train solid, validation dashed) of one or more runs; needs bpcli[plot]."""
     from bpcli.plots import learning_curves
 

@@ -27,3 +27,12 @@ class DataError(BpcliError):
 
 class RunError(BpcliError):
     """A run folder or weights file is missing, incomplete or corrupt."""
+
+
+class StorageError(BpcliError):
+    """A file could not be written or read: disk full, read-only disk, no permission, I/O error."""
+
+
+def reason(error: BaseException) -> str:
+    """The short reason of an OS error ('No space left on device'), else the error's text."""
+    return error.strerror if isinstance(error, OSError) and error.strerror else str(error)

@@ -487,11 +487,15 @@ def test_resume_of_a_missing_folder(tmp_path):
 def test_out_folder_not_empty_is_refused_without_force(tmp_path, monkeypatch):
     files = {"c.yaml": config(source="xor"), "out/keep.txt": "precious"}
     run_case(tmp_path, monkeypatch, files, [*TRAIN, "--out", "out"], 2, "not empty", "--force")
-    result = runner.invoke(app, [*TRAIN, "--out", "out", "--force", "-q"])
+    # --force reuses only a folder bpcli made: a user's folder is left alone
+    check(runner.invoke(app, [*TRAIN, "--out", "out", "--force"]), 2, "made by bpcli")
+    assert os.listdir(tmp_path / "out") == ["keep.txt"]
+    # in a run folder bpcli made, --force replaces bpcli's files and keeps the user's own
+    assert runner.invoke(app, [*TRAIN, "--out", "run", "-q"]).exit_code == 0
+    (tmp_path / "run" / "notes.txt").write_text("mine")
+    result = runner.invoke(app, [*TRAIN, "--out", "run", "--force", "-q"])
     assert result.exit_code == 0, result.output
-    assert (
-        tmp_path / "out" / "keep.txt"
-    ).read_text() == "precious"  # --force replaces run files only
+    assert (tmp_path / "run" / "notes.txt").read_text() == "mine"
 
 
 def test_out_is_a_file(tmp_path, monkeypatch):

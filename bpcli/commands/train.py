@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -59,6 +58,7 @@ def train(
             summary_line,
         )
         from bpcli.errors import ConfigError
+        from bpcli.runs.files import json_line
         from bpcli.training.guard import TrainingInterrupted
         from bpcli.training.signals import SecondSignal
 
@@ -92,4 +92,4 @@ def train(
                 loss_chart(run.history), summary_line(run.history), sep="\n", markup=False
             )
             console.print(metrics_table(run.summary["metrics"], f"{run.name}: final metrics"))
-        typer.echo(json.dumps(run.summary) if as_json else str(run.path))
+        typer.echo(json_line(run.summary) if as_json else str(run.path))
