@@ -134,15 +134,16 @@ def _read_header(stream) -> ArrayHeader:
     return ArrayHeader(tuple(shape), dtype)
 
 
-def _check_header(header: ArrayHeader, stored: int, name: str) -> None:
+def _check_header(header: ArrayHeader, stored: int, name: str | None) -> None:
     """ValueError (reported as an unreadable file) for an object array or a header that declares
     more bytes than the file holds."""
+    label = f"array '{name}'" if name is not None else "the array"
     if header.dtype.hasobject:
-        raise ValueError(f"array '{name}' holds Python objects, which would need pickle: refused")
+        raise ValueError(f"{label} holds Python objects, which would need pickle: refused")
     if header.nbytes > stored:
         raise ValueError(
-            f"array '{name}' declares shape {header.shape} ({header.nbytes} bytes) but the file "
-            f"holds {stored} bytes: truncated or corrupt"
+            f"{label} declares shape {header.shape} ({header.nbytes} bytes) but the file holds "
+            f"{stored} bytes: truncated or corrupt"
         )
 
 
@@ -194,7 +195,7 @@ def read_npy(path: str | Path, error: type[Exception], what: str, mmap: bool = F
             header = _read_header(stream)
             offset = stream.tell()
             stored = os.fstat(stream.fileno()).st_size - offset
-            _check_header(header, stored, "(the array)")
+            _check_header(header, stored, None)
             if mmap:
                 if header.nbytes == 0:
                     return np.empty(header.shape, header.dtype)

@@ -253,7 +253,12 @@ DATA_CASES = {
         {"source": "data.txt"},
         ["neither a built-in dataset", "built-in:"],
     ),
-    "pickled npy": ("data.npy", pickled_npy(), {"source": "data.npy"}, ["data.npy: cannot read"]),
+    "pickled npy": (
+        "data.npy",
+        pickled_npy(),
+        {"source": "data.npy"},
+        ["data.npy: not a readable data file", "pickle"],
+    ),
     "npz without y": (
         "data.npz",
         npz_bytes(X=np.zeros((4, 2))),
@@ -264,7 +269,7 @@ DATA_CASES = {
         "data.npz",
         npz_bytes(X=np.zeros((4, 2)), y=np.arange(4))[:100],
         {"source": "data.npz"},
-        ["data.npz: cannot read"],
+        ["data.npz: not a readable data file"],
     ),
     "NaN in npz": (
         "data.npz",

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bpcli.data.files import features_from_cells, load_numpy, parse_targets, read_csv_rows
+from bpcli.data.files import (
+    features_from_cells,
+    load_numpy,
+    parse_targets,
+    read_csv_rows,
+    repeated_names,
+)
 from bpcli.data.preprocess import Preprocess
 from bpcli.data.sources import (
     BUILTIN,
@@ -87,9 +93,10 @@ def feature_columns(header: list[str], prep: Preprocess, origin: str) -> list[in
     """Indices of the training features in `header`, by name; the target column may be present."""
     expected = prep.feature_names
     allowed = set(expected) | {prep.target_name}
-    missing = [name for name in expected if name not in header]
+    position = {name: index for index, name in enumerate(header)}  # linear: dicts, not list.index
+    missing = [name for name in expected if name not in position]
     unexpected = [name for name in header if name not in allowed]
-    duplicated = sorted({name for name in header if header.count(name) > 1})
+    duplicated = repeated_names(header)
     if missing or unexpected or duplicated:
         problems = []
         if missing:
@@ -103,7 +110,7 @@ def feature_columns(header: list[str], prep: Preprocess, origin: str) -> list[in
             f"expected the {len(expected)} feature columns {', '.join(expected)} "
             f"(the target column '{prep.target_name}' may be present and is ignored)",
         )
-    return [header.index(name) for name in expected]
+    return [position[name] for name in expected]
 
 
 def labelled_source(loaded, source: str) -> Labelled:

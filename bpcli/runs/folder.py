@@ -72,6 +72,12 @@ def new_run_dir(
 
 
 def _new_timestamped(parent: Path, name: str) -> Path:
+    if name in ("", ".", "..") or "/" in name or "\\" in name:
+        raise RunError(
+            f"name '{name}': names the run folder, so it must not be empty, '.', '..' or hold a "
+            "slash",
+            "set name: to a plain word, or give the folder with --out",
+        )
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     parent.mkdir(parents=True, exist_ok=True)
     for suffix in count(1):

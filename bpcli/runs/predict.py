@@ -7,6 +7,7 @@ memory-mapped, and every chunk's predictions are written (and flushed) before th
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,11 +16,12 @@ from typing import TextIO
 
 import numpy as np
 
-from bpcli.data.files import csv_records
+from bpcli.data.files import bounded_lines, csv_records
 from bpcli.data.preprocess import Preprocess
 from bpcli.errors import DataError
 from bpcli.runs.atomic import atomic_file
 from bpcli.runs.data import feature_columns
+from bpcli.safe_read import open_regular, read_npy, read_npz
 
 CHUNK_ROWS = 4096
 
@@ -32,7 +34,7 @@ def csv_chunks(stream: TextIO, prep: Preprocess, origin: str, chunk_rows=CHUNK_R
 
     The header is read and checked at once (so a wrong file fails before any output); rows lazily.
     """
-    reader = csv.reader(stream)
+    reader = csv.reader(bounded_lines(stream, origin))
     with _csv_problems(origin, reader):
         header = next(reader, None)
     if not header:
@@ -93,17 +95,11 @@ def _parse_cells(rows: list[list[str]], lines: list[int], names: list[str], orig
 def numpy_chunks(path: Path, prep: Preprocess, target, chunk_rows=CHUNK_ROWS) -> Iterator:
     """Chunks of an .npy (memory-mapped; a trailing target column is dropped) or of an .npz's X."""
     width = len(prep.feature_names)
-    try:
-        if path.suffix.lower() == ".npz":
-            with np.load(path, allow_pickle=False) as archive:
-                if "X" not in archive.files:
-                    raise DataError(f"{path}: no array 'X'", f"it holds {archive.files}")
-                X = archive["X"]
-        else:
-            X = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise DataError(f"{path}: cannot read as {path.suffix} ({error})") from None
-    if X.ndim != 2 or not np.issubdtype(X.dtype, np.number):
+    if path.suffix.lower() == ".npz":
+        X = read_npz(path, DataError, "input file", lambda headers: _only_x(headers, path))["X"]
+    else:
+        X = read_npy(path, DataError, "input file", mmap=True)
+    if X.ndim != 2 or X.dtype.kind not in "iuf":
         raise DataError(f"{path}: features must be a 2-D numeric array, got {X.dtype} {X.shape}")
     keep = None
     if X.shape[1] == width + 1 and path.suffix.lower() == ".npy":
@@ -116,6 +112,12 @@ def numpy_chunks(path: Path, prep: Preprocess, target, chunk_rows=CHUNK_ROWS) ->
             + (" (an .npy may add the target column)" if path.suffix.lower() == ".npy" else ""),
         )
     return _array_rows(X, keep, path, chunk_rows)
+
+
+def _only_x(headers: dict, path: Path) -> list[str]:
+    if "X" not in headers:
+        raise DataError(f"{path}: no array 'X'", f"it holds {sorted(headers)}")
+    return ["X"]
 
 
 def _array_rows(X: np.ndarray, keep, path: Path, chunk_rows: int) -> Iterator:
@@ -143,7 +145,8 @@ def feature_chunks(source: str, stdin: TextIO, prep: Preprocess, target) -> Iter
     if suffix != ".csv":
         return numpy_chunks(path, prep, target)
     # The file closes when the chunks are exhausted or garbage-collected.
-    return csv_chunks(open(path, newline="", encoding="utf-8"), prep, str(path))  # noqa: SIM115
+    stream = io.TextIOWrapper(open_regular(path, DataError, "input file"), "utf-8", newline="")
+    return csv_chunks(stream, prep, str(path))
 
 
 # ---------------------------------------------------------------------------- writing
