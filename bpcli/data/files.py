@@ -201,8 +201,11 @@ def _read_numpy(path: Path, target) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _x_and_y(headers: dict, path: Path) -> list[str]:
-    """Only X and y are read (other arrays are never expanded)."""
+    """Only X and y are read, once their headers agree (other arrays are never expanded)."""
     missing = {"X", "y"} - set(headers)
     if missing:
         raise DataError(f"{path}: missing array(s) {sorted(missing)}", "an .npz needs X and y")
+    X, y = headers["X"].shape, headers["y"].shape
+    if len(X) != 2 or not y or X[0] != y[0]:
+        raise DataError(f"{path}: X must be 2-D with one row per target, got {X} and {y}")
     return ["X", "y"]

@@ -148,10 +148,8 @@ def labelled_source(loaded, source: str) -> Labelled:
 
 
 def _existing(source: str) -> Path:
-    path = Path(source)
-    if not path.is_file():
-        raise DataError(f"file not found: {path}")
-    return path
+    """The path of a --data file (a missing one, a folder or a FIFO is refused when it is read)."""
+    return Path(source)
 
 
 def _check_width(X: np.ndarray, prep: Preprocess, origin: str) -> np.ndarray:

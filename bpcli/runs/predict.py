@@ -140,8 +140,6 @@ def feature_chunks(source: str, stdin: TextIO, prep: Preprocess, target) -> Iter
         raise DataError(
             f"input '{source}' is not a .csv, .npy or .npz file", "or - for CSV on stdin"
         )
-    if not path.is_file():
-        raise DataError(f"input file not found: {path}")
     if suffix != ".csv":
         return numpy_chunks(path, prep, target)
     # The file closes when the chunks are exhausted or garbage-collected.

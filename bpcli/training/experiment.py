@@ -14,7 +14,7 @@ from bpcli.core.losses import LOSSES, Loss
 from bpcli.core.network import MLP, layer_widths
 from bpcli.core.optimizers import OPTIMIZERS, Optimizer
 from bpcli.data.splits import Prepared, prepare
-from bpcli.errors import ConfigError
+from bpcli.errors import ConfigError, DataError
 
 
 @dataclass
@@ -42,7 +42,15 @@ def prepare_data(config: Config) -> Prepared:
     """The config's data, split and preprocessed exactly as training sees it (no network built)."""
     rng_data, rng_split, _, _ = seeded_generators(config.seed)
     task = LOSSES[config.loss].task
-    return prepare(config.data, task, np.dtype(config.training.dtype), rng_data, rng_split)
+    try:
+        return prepare(config.data, task, np.dtype(config.training.dtype), rng_data, rng_split)
+    except MemoryError:
+        samples = getattr(config.data, "n_samples", None)
+        size = f" with data.n_samples={samples}" if samples else ""
+        raise DataError(
+            f"data.source {config.data.source}{size} does not fit in memory",
+            "use fewer samples, or a machine with more memory",
+        ) from None
 
 
 def build_network(config: Config, inputs: int, outputs: int, rng: np.random.Generator) -> MLP:
