@@ -81,7 +81,7 @@ def open_regular(path: str | Path, error: type[Exception], what: str, max_bytes:
 def read_text(path: str | Path, error: type[Exception], what: str, max_bytes: int) -> str:
     """The UTF-8 text of a regular file of at most `max_bytes` bytes."""
     with open_regular(path, error, what, max_bytes) as stream:
-        data = stream.read(max_bytes + 1)
+        data = stream.read()  # its size was checked; read(n) would allocate n bytes up front
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as problem:

@@ -10,12 +10,13 @@ import json
 import os
 import shutil
 import signal
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import CONFIGS, runner, train
+from helpers import CONFIGS, npy_declaring, npz_bytes, runner, train
 
 from bpcli.commands import app
 
@@ -53,19 +54,6 @@ def time_limit(seconds: int):
 
 
 # ---------------------------------------------------------------------------- damages
-
-
-def npz_bytes(**arrays) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
-
-
-def huge_header_npy() -> bytes:
-    """An .npy member whose header declares 10^12 floats, followed by 8 bytes of data."""
-    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000, 1000000), }"
-    header += " " * (118 - len(header)) + "\n"
-    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + bytes(8)
 
 
 def truncate(path: Path) -> None:
@@ -117,10 +105,8 @@ def huge_field(path: Path) -> None:
         with np.load(path) as archive:
             arrays = dict(archive)
         buffer = io.BytesIO(npz_bytes(**arrays))
-        import zipfile
-
         with zipfile.ZipFile(buffer, "a") as archive:
-            archive.writestr("W1.npy", huge_header_npy())
+            archive.writestr("W1.npy", npy_declaring((10**6, 10**6)))
         path.write_bytes(buffer.getvalue())
     elif path.suffix == ".csv":
         lines = path.read_text().splitlines()

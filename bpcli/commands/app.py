@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 a check failed or training diverged, 2 usage/config/data err
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sys
@@ -42,6 +43,10 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
 
 
+WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+"""Errors that only a write can raise."""
+
+
 @contextmanager
 def user_errors():
     """Turn bpcli's errors into one message on stderr and their exit code: BpcliError 2 (or its own),
@@ -68,25 +73,16 @@ def user_errors():
         silence_stdout()
         raise typer.Exit(0) from None
     except OSError as error:
-        where = error.filename if error.filename is not None else None
-        if where is None and stdout_is_broken():
+        where = error.filename
+        if where is None and error.errno in WRITE_ERRORS:
+            # files are written atomically and name themselves (runs.atomic): this was stdout
+            silence_stdout()
             where = "stdout"
         fail(f"{where}: {reason(error)}" if where else f"input/output error: {reason(error)}")
     except MemoryError:
         fail("out of memory", "the data or the network is too large for this machine")
     except BpcliError as error:
         fail(error.message, error.hint, error.exit_code)
-
-
-def stdout_is_broken() -> bool:
-    """True if stdout cannot be written (then it is redirected to /dev/null, so that the flush at
-    exit cannot fail a second time and turn the exit code into 120)."""
-    try:
-        sys.stdout.flush()
-    except OSError:
-        silence_stdout()
-        return True
-    return False
 
 
 def silence_stdout() -> None:

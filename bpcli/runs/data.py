@@ -100,17 +100,24 @@ def feature_columns(header: list[str], prep: Preprocess, origin: str) -> list[in
     if missing or unexpected or duplicated:
         problems = []
         if missing:
-            problems.append(f"missing {', '.join(missing)}")
+            problems.append(f"missing {listed(missing)}")
         if unexpected:
-            problems.append(f"unexpected {', '.join(unexpected)}")
+            problems.append(f"unexpected {listed(unexpected)}")
         if duplicated:
-            problems.append(f"repeated {', '.join(duplicated)}")
+            problems.append(f"repeated {listed(duplicated)}")
         raise DataError(
             f"{origin}: columns do not match the model ({'; '.join(problems)})",
-            f"expected the {len(expected)} feature columns {', '.join(expected)} "
+            f"expected the {len(expected)} feature columns {listed(expected)} "
             f"(the target column '{prep.target_name}' may be present and is ignored)",
         )
     return [position[name] for name in expected]
+
+
+def listed(names: list[str], limit: int = 12) -> str:
+    """Names joined by commas; past `limit`, the first ones and how many more."""
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[:limit])}, … ({len(names) - limit} more)"
 
 
 def labelled_source(loaded, source: str) -> Labelled:
