@@ -15,6 +15,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ from helpers import CONFIGS, ROOT, flat, runner, train
 
 import bpcli
 from bpcli.commands import app
-from bpcli.runs.folder import RunFolder
+from bpcli.runs.folder import RunFolder, new_run_dir
 from bpcli.training.guard import TrainingInterrupted
 
 FLOWERS = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.4,3.2,4.5,1.5\n"
@@ -107,6 +108,23 @@ def test_eight_parallel_trainings_always_give_eight_complete_folders(tmp_path):
         assert len(seeds) == 8  # eight different runs, none overwritten by another
         assert all((f / "weights.npz").is_file() for f in folders)
     assert len(list((tmp_path / "runs").iterdir())) == 24
+
+
+def test_run_folders_made_at_the_same_moment_are_never_shared(tmp_path):
+    # 32 threads released together, 20 times: the name check and the creation are one step
+    for round_ in range(20):
+        start, made = threading.Barrier(32), []
+
+        def make(parent=tmp_path / str(round_), start=start, made=made):
+            start.wait()
+            made.append(new_run_dir(parent, "x", None, False))
+
+        threads = [threading.Thread(target=make) for _ in range(32)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len({path for path, _ in made}) == 32 and all(new for _, new in made)
 
 
 def test_two_trainings_into_one_out_folder_never_both_succeed(tmp_path):
