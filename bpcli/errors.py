@@ -29,6 +29,10 @@ class RunError(BpcliError):
     """A run folder or weights file is missing, incomplete or corrupt."""
 
 
+class MissingExtra(BpcliError):
+    """An optional dependency is not installed (exit code 2); the message says what to install."""
+
+
 class StorageError(BpcliError):
     """A file could not be written or read: disk full, read-only disk, no permission, I/O error."""
 

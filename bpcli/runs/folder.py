@@ -5,6 +5,7 @@
     checkpoint.npz    the last good training state     weights.npz      the final weights
     summary.json      final metrics, best epoch, versions
     curves.png, boundary.png   `bpcli plot`'s pictures, by default
+    model.onnx        the exported model (bpcli export; optional)
     .bpcli-manifest.json       the files bpcli may write here: marks a folder bpcli made
     .bpcli.lock                held (flock) while a process writes the run, with its pid
 
@@ -44,7 +45,11 @@ BOUNDARY = "boundary.png"
 MANIFEST = ".bpcli-manifest.json"
 LOCK = ".bpcli.lock"
 RUN_FILES = (CONFIG, PREPROCESS, METRICS, DIAGNOSTICS, CHECKPOINT, WEIGHTS, SUMMARY)
-OWN_FILES = (*RUN_FILES, CURVES, BOUNDARY, LOCK)
+ONNX_MODEL = "model.onnx"
+DERIVED_FILES = (ONNX_MODEL,)
+"""Made from a finished run's weights by other commands; removed when the weights change (a new run
+in the folder with --force, a resumed run that finishes again), so they are never stale."""
+OWN_FILES = (*RUN_FILES, *DERIVED_FILES, CURVES, BOUNDARY, LOCK)
 """Everything bpcli may write into a run folder (listed in its manifest, with the manifest)."""
 
 
@@ -90,6 +95,11 @@ def _new_timestamped(parent: Path, name: str) -> Path:
     raise AssertionError("unreachable")
 
 
+def onnx_model_in(folder: str | Path) -> Path:
+    """The exported model's file in `folder` (a run folder, or a folder given as `export -o`)."""
+    return Path(folder) / ONNX_MODEL
+
+
 class RunFolder:
     """A run folder on disk: its files by purpose, read and written atomically."""
 
@@ -103,6 +113,11 @@ class RunFolder:
     @property
     def checkpoint(self) -> Path:
         return self.path / CHECKPOINT
+
+    @property
+    def onnx_model(self) -> Path:
+        """Where `bpcli export` writes the model unless told otherwise."""
+        return onnx_model_in(self.path)
 
     @property
     def curves(self) -> Path:
@@ -226,6 +241,8 @@ class RunFolder:
     def write_final(self, config: Config, state: dict, epochs: list[dict], summary: dict) -> None:
         """The finished run: config, weights, metrics, then the summary that marks it complete."""
         self.write_config(config)
+        for name in DERIVED_FILES:
+            (self.path / name).unlink(missing_ok=True)
         atomic_write(self.path / WEIGHTS, weights.encode(state))
         self.write_metrics(epochs)
         atomic_write(self.path / SUMMARY, files.json_text(summary))

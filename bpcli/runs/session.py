@@ -26,7 +26,7 @@ from bpcli.runs.run import Run
 from bpcli.training.diagnostics import Diagnostics
 from bpcli.training.experiment import Experiment, setup
 from bpcli.training.guard import TrainingInterrupted, TrainingStopped
-from bpcli.training.loop import History, final_metrics, fit
+from bpcli.training.loop import History, final_metrics, fit, learning_rate
 from bpcli.training.signals import StopSignals
 
 
@@ -36,6 +36,10 @@ class Listener:
 
     def begin(self, experiment: Experiment, run_dir: Path, start_epoch: int) -> None:
         """Training is about to start (or continue after `start_epoch` epochs)."""
+
+    def on_batch(self, done: int, total: int) -> None:
+        """Batch `done` of `total` in the current epoch was trained; called after every batch, so it
+        must be cheap (a display throttles its redraws)."""
 
     def on_epoch(self, record: dict) -> None:
         """An epoch ended: its record (epoch, lr, train and validation metrics, seconds)."""
@@ -111,16 +115,27 @@ def start_resumed(run_dir: str | Path, overrides: list[str], listener: Listener)
         raise
     session = Session(experiment, folder, state)
     if meta.config_hash != config.digest():
-        listener.note(
-            "note: the config differs from the checkpoint's, so the result will differ from an "
-            "uninterrupted run"
-        )
+        if changes_result(folder.read_config(), config, state.epoch):
+            listener.note(
+                "note: the config differs from the checkpoint's, so the result will differ from an "
+                "uninterrupted run"
+            )
         folder.write_config(config)
     mismatch = environment.thread_mismatch(meta.blas_threads)
     if mismatch:
         listener.note(mismatch)
         session.blas_threads = meta.blas_threads
     return session
+
+
+def changes_result(before: Config, after: Config, done: int) -> bool:
+    """Whether training on with `after` from a checkpoint of `before` after `done` epochs ends
+    elsewhere than an uninterrupted run of `after`: any change but training.epochs does, and so
+    does a new epoch count that changes the learning rates of the epochs done (a cosine schedule)."""
+    training = before.training.model_copy(update={"epochs": after.training.epochs})
+    if before.model_copy(update={"training": training}).digest() != after.digest():
+        return True
+    return any(learning_rate(before, e) != learning_rate(after, e) for e in range(done))
 
 
 def train(
@@ -209,6 +224,7 @@ def _fit(session: Session, listener: Listener, stop: StopSignals) -> History:
                 on_checkpoint=save_progress,
                 should_stop=stop.requested,
                 observer=observer,
+                on_batch=listener.on_batch,
             )
     except TrainingStopped as stopped:
         _keep_last_good(folder, stopped, save_progress)
