@@ -8,6 +8,7 @@ floating point, finite in the network's dtype) before it is used.
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,8 @@ def read_arrays(
             check_shape(name, headers[name].shape, shape, path)
         return list(shapes)
 
+    if not os.path.lexists(path):
+        raise RunError(f"{what} file not found: {path}")
     return read_npz(path, RunError, what, wanted)
 
 

@@ -274,15 +274,24 @@ def test_stdout_on_a_full_device_is_exit_2(iris_run, tmp_path):
         assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
 
 
-def test_output_onto_a_device_is_refused_and_leaves_it_alone(iris_run, tmp_path):
+def test_output_onto_a_special_file_is_refused_and_leaves_it_alone(iris_run, tmp_path):
+    # a FIFO here; with /dev/full as root, a rename would have replaced the device itself
     (tmp_path / "flowers.csv").write_text(FLOWERS)
+    os.mkfifo(tmp_path / "pipe.csv")
     result = runner.invoke(
-        app, ["predict", str(iris_run), str(tmp_path / "flowers.csv"), "--output", "/dev/full"]
+        app,
+        [
+            "predict",
+            str(iris_run),
+            str(tmp_path / "flowers.csv"),
+            "--output",
+            str(tmp_path / "pipe.csv"),
+        ],
     )
     assert result.exit_code == 2, result.output
     assert "exists and is not a regular file" in flat(result.output)
-    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)  # as root, a rename would have replaced it
-    assert not [name for name in os.listdir("/dev") if name.startswith(".full.")]
+    assert stat.S_ISFIFO(os.stat(tmp_path / "pipe.csv").st_mode)
+    assert temporaries(tmp_path) == []
 
 
 # ---------------------------------------------------------------------------- 3. memory
