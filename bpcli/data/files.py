@@ -23,6 +23,8 @@ from bpcli.safe_read import open_regular, read_npy, read_npz
 MAX_COLUMNS = 100_000
 MAX_LINE_CHARS = 16 * 2**20
 """A CSV line longer than this is refused unparsed (100,000 columns of numbers take ~2 M)."""
+BOM = "\ufeff"
+"""The UTF-8 byte-order mark that Excel's "CSV UTF-8" writes before the header."""
 
 
 @dataclass
@@ -59,6 +61,17 @@ def parse_targets(cells: list[str], path: Path, column: str) -> np.ndarray:
     return values.astype(np.int64) if np.all(values == np.round(values)) else values
 
 
+def csv_reader(stream, origin) -> csv.reader:
+    """A csv.reader over a text stream (a file or stdin) that drops a leading byte-order mark and
+    refuses a line longer than MAX_LINE_CHARS before parsing it; it reads nothing until iterated."""
+
+    def lines():
+        for number, line in enumerate(_bounded_lines(stream, origin)):
+            yield line.removeprefix(BOM) if number == 0 else line
+
+    return csv.reader(lines())
+
+
 def csv_records(reader, width: int, origin) -> Iterator[list[str]]:
     """The non-empty rows of a csv.reader; a row without `width` fields is an error naming its line."""
     for row in reader:
@@ -71,7 +84,7 @@ def csv_records(reader, width: int, origin) -> Iterator[list[str]]:
         yield row
 
 
-def bounded_lines(stream, origin) -> Iterator[str]:
+def _bounded_lines(stream, origin) -> Iterator[str]:
     """The lines of a text stream, for csv.reader; a line longer than MAX_LINE_CHARS is refused
     before it is parsed (a gigabyte header would otherwise be split into columns first)."""
     while line := stream.readline(MAX_LINE_CHARS + 1):
@@ -93,7 +106,7 @@ def read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     binary = open_regular(path, DataError, "data file")
     try:
         with io.TextIOWrapper(binary, encoding="utf-8", newline="") as handle:
-            reader = csv.reader(bounded_lines(handle, path))
+            reader = csv_reader(handle, path)
             header = next(reader, None)
             if not header:
                 raise DataError(f"{path}: empty file", "a CSV needs a header row and data rows")
