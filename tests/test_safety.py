@@ -443,11 +443,17 @@ def test_a_renamed_field_in_preprocess_json_is_a_clear_error(iris_run, tmp_path)
     assert "preprocess.json: unknown field 'means'" in flat(result.output)
 
 
-def test_weights_finite_in_float64_but_not_in_the_runs_dtype_are_refused(iris_run, tmp_path):
-    run = shutil.copytree(iris_run, tmp_path / "run")
+def scaled_weights(source: Path, target: Path, factor: np.floating) -> Path:
+    """A copy of the run `source` with its weights times `factor` (in the factor's dtype)."""
+    run = shutil.copytree(source, target)
     with np.load(run / "weights.npz") as archive:
-        arrays = {name: archive[name].astype(np.float64) * 1e300 for name in archive.files}
+        arrays = {name: archive[name] * factor for name in archive.files}
     np.savez(run / "weights.npz", **arrays)
+    return run
+
+
+def test_weights_finite_in_float64_but_not_in_the_runs_dtype_are_refused(iris_run, tmp_path):
+    run = scaled_weights(iris_run, tmp_path / "run", np.float64(1e300))
     result = runner.invoke(app, ["predict", str(run), "-"], input=FLOWERS)
     assert result.exit_code == 2, result.output
     assert "holds NaN or inf (as float32)" in flat(result.output)
@@ -455,10 +461,7 @@ def test_weights_finite_in_float64_but_not_in_the_runs_dtype_are_refused(iris_ru
 
 def test_json_output_is_always_valid_json(iris_run, tmp_path):
     # weights of 1e30 are finite float32, but their norms and the losses they give overflow
-    run = shutil.copytree(iris_run, tmp_path / "run")
-    with np.load(run / "weights.npz") as archive:
-        arrays = {name: archive[name] * np.float32(1e30) for name in archive.files}
-    np.savez(run / "weights.npz", **arrays)
+    run = scaled_weights(iris_run, tmp_path / "run", np.float32(1e30))
 
     def refuse(constant):
         raise AssertionError(f"{constant} is not JSON (RFC 8259)")
