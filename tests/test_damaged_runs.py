@@ -1,5 +1,6 @@
 """The red-team pass as a test: a trained run folder is damaged in many ways, file by file, and every
-command that reads a run folder runs on each damaged copy under a timeout. Exit 0 or 2 only: never a
+command that reads a run folder (eval, predict, inspect, plot, export, train --resume, and
+train --force into it) runs on each damaged copy under a timeout. Exit 0 or 2 only: never a
 traceback, never a hang, never another code.
 """
 
@@ -173,6 +174,7 @@ def commands(run: Path, scratch: Path, name: str) -> dict[str, list[str]]:
         "predict": ["predict", str(run), str(scratch / "flowers.csv")],
         "inspect": ["inspect", str(run), "--json"],
         "plot": ["plot", str(run), *plot, "-o", str(scratch / "picture.png")],
+        "export": ["export", str(run), "-o", str(scratch / "model.onnx")],
         "resume": ["train", "--resume", str(run), "-q"],
         "force": [
             "train",
