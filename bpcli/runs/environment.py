@@ -1,5 +1,5 @@
 """What a run's numbers depend on besides its config and seed: the versions of Python, NumPy and bpcli,
-the BLAS library and its thread count. summary.json and the checkpoint record them.
+the BLAS library and its thread count. The run summary and the checkpoint record them.
 
 Bitwise reproducibility holds for the same versions, BLAS library and BLAS thread count: a matrix
 product split over another number of threads adds its terms in another order, so 1 and 2 threads
@@ -28,7 +28,7 @@ THREAD_VARIABLES = (
 
 
 def versions() -> dict:
-    """Python, NumPy, BLAS (name, version and thread count) and bpcli, as summary.json records them."""
+    """Python, NumPy, BLAS (name, version and thread count) and bpcli, as the run summary records them."""
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,

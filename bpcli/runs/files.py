@@ -116,7 +116,7 @@ def _validated(path: Path, adapter, document):
         ) from None
 
 
-# ---------------------------------------------------------------------------- preprocess.json
+# ---------------------------------------------------------------------------- preprocessing
 
 _PREPROCESS = TypeAdapter(Preprocess)
 TASKS = ("classification", "binary", "regression")
@@ -159,11 +159,11 @@ def _preprocess_problem(prep: Preprocess) -> str | None:
     return None if prep.outputs == needed else f"'outputs' must be {needed} for {prep.task}"
 
 
-# ---------------------------------------------------------------------------- summary.json
+# ---------------------------------------------------------------------------- the summary
 
 
 class _Summary(BaseModel):
-    """The fields of summary.json that readers use, by type; other fields pass through."""
+    """The fields of the run summary that readers use, by type; other fields pass through."""
 
     model_config = ConfigDict(extra="allow")
     name: str | None = None
