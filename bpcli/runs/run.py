@@ -121,7 +121,7 @@ def _check_statistics(prep: Preprocess, dtype, path: Path) -> None:
         if not np.isfinite(cast).all() or (name == "std" and not (cast > 0).all()):
             raise RunError(
                 f"{path}: the standardisation '{name}' is not finite and positive in {np.dtype(dtype)}",
-                "the run's preprocess.json was damaged or edited",
+                "the run's preprocessing file was damaged or edited",
             )
 
 
