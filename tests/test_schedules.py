@@ -17,6 +17,7 @@ import pytest
 import yaml
 from helpers import flat, runner
 
+from bpcli import api
 from bpcli.commands import app
 from bpcli.config import config_from_dict
 from bpcli.core.schedules import SCHEDULES, build
@@ -204,16 +205,11 @@ def test_resume_after_an_interrupt_is_bitwise_exact_with_dropout_and_plateau(tmp
 
 
 def test_a_damaged_schedule_state_is_refused(tmp_path):
-    config = config_from_dict(moons(training={"epochs": 3}))
-    experiment = setup(config)
-    states = []
-    fit(experiment, on_checkpoint=states.append)
-    state = states[-1]
+    run = api.train(moons(training={"epochs": 3}), out=tmp_path / "r")
+    state, meta = run.folder.read_checkpoint()
     state.schedule = {**state.schedule, "lr": "fast"}
-    folder = RunFolder(tmp_path)
-    folder.write_config(config)
-    folder.write_progress(state, config, data_fingerprint(experiment))
-    result = runner.invoke(app, ["train", "--resume", str(tmp_path), "--set", "training.epochs=5"])
+    run.folder.write_progress(state, run.config, meta.data_fingerprint)
+    result = runner.invoke(app, ["train", "--resume", str(run.path), "--set", "training.epochs=5"])
     assert result.exit_code == 2, result.output
     assert "invalid learning-rate schedule state" in flat(result.stderr)
 

@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from bpcli.data.columns import category_cells, weight_cells
-from bpcli.data.files import features_from_cells, load_numpy, parse_targets, read_csv_rows
+from bpcli.data.files import (
+    features_from_cells,
+    load_numpy,
+    parse_targets,
+    read_csv_rows,
+    repeated_names,
+)
 from bpcli.data.preprocess import Preprocess
 from bpcli.data.sources import (
     BUILTIN,
@@ -97,20 +103,28 @@ def _same_statistics(saved: list | None, fresh: list | None) -> bool:
 def feature_columns(header: list[str], prep: Preprocess, origin: str) -> list[int]:
     """Indices of the model's feature columns in `header`, by name; other columns are ignored."""
     expected = prep.feature_names
-    missing = [name for name in expected if name not in header]
-    duplicated = sorted({name for name in expected if header.count(name) > 1})
+    position = {name: index for index, name in enumerate(header)}  # linear: dicts, not list.index
+    missing = [name for name in expected if name not in position]
+    duplicated = repeated_names(header)
     if missing or duplicated:
         problems = []
         if missing:
-            problems.append(f"missing {', '.join(missing)}")
+            problems.append(f"missing {listed(missing)}")
         if duplicated:
-            problems.append(f"repeated {', '.join(duplicated)}")
+            problems.append(f"repeated {listed(duplicated)}")
         raise DataError(
             f"{origin}: columns do not match the model ({'; '.join(problems)})",
-            f"expected the {len(expected)} feature columns {', '.join(expected)} "
+            f"expected the {len(expected)} feature columns {listed(expected)} "
             "(other columns may be present and are ignored)",
         )
-    return [header.index(name) for name in expected]
+    return [position[name] for name in expected]
+
+
+def listed(names: list[str], limit: int = 12) -> str:
+    """Names joined by commas; past `limit`, the first ones and how many more."""
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[:limit])}, … ({len(names) - limit} more)"
 
 
 def read_features(rows: list[list[str]], header, prep: Preprocess, origin, lines=None):
@@ -173,10 +187,8 @@ def _sample_weights(rows, header: list[str], prep: Preprocess, path) -> np.ndarr
 
 
 def _existing(source: str) -> Path:
-    path = Path(source)
-    if not path.is_file():
-        raise DataError(f"file not found: {path}")
-    return path
+    """The path of a --data file (a missing one, a folder or a FIFO is refused when it is read)."""
+    return Path(source)
 
 
 def _check_width(X: np.ndarray, prep: Preprocess, origin: str) -> np.ndarray:
