@@ -257,3 +257,30 @@ def test_a_class_too_small_for_the_splits_is_exit_2_naming_it(tmp_path, write_co
     assert "class 'tiny' has only 2 row(s)" in message and "data.stratify: false" in message
     config = {"data": {"source": str(path), "stratify": False}}
     assert runner.invoke(app, ["validate", str(write_config(config))]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "change, phrase",
+    [
+        (
+            {"categories": {"color": ["red", "blue"]}},
+            "categories of 'color' must be distinct, sorted",
+        ),
+        ({"categories": {"colour": ["red"]}}, "'categories' names 'colour'"),
+        ({"unknown": "skip"}, "'unknown' must be error or ignore"),
+        ({"class_weights": [1.0, -2.0]}, "'class_weights' must hold 2 positive numbers"),
+        ({"mean": [0.0, 0.0, 0.0]}, "'mean' must hold 2 finite numbers"),
+    ],
+)
+def test_a_damaged_preprocess_json_is_refused(shop_run, tmp_path, change, phrase):
+    run, _ = shop_run
+    copy = tmp_path / "run"
+    copy.mkdir()
+    for item in run.path.iterdir():
+        if item.is_file():
+            (copy / item.name).write_bytes(item.read_bytes())
+    document = json.loads((copy / "preprocess.json").read_text())
+    (copy / "preprocess.json").write_text(json.dumps({**document, **change}))
+    result = runner.invoke(app, ["inspect", str(copy)])
+    assert result.exit_code == 2, result.output
+    assert phrase in flat(result.stderr)

@@ -144,6 +144,9 @@ def _preprocess_problem(prep: Preprocess) -> str | None:
         return f"task '{prep.task}' is not one of {', '.join(TASKS)}"
     if not prep.feature_names or prep.outputs < 1:
         return "no features or no outputs"
+    problem = _categories_problem(prep)
+    if problem:
+        return problem
     for name, values in (("mean", prep.mean), ("std", prep.std)):
         if values is not None and (len(values) != width or not all(map(math.isfinite, values))):
             return f"'{name}' must hold {width} finite numbers, one per numeric feature"
@@ -151,9 +154,8 @@ def _preprocess_problem(prep: Preprocess) -> str | None:
         return "'std' must be positive"
     if (prep.mean is None) != (prep.std is None):
         return "'mean' and 'std' come together"
-    problem = _categories_problem(prep)
-    if problem or prep.task == "regression":
-        return problem
+    if prep.task == "regression":
+        return None
     if not prep.classes or len(prep.classes) < 2:
         return "a classifier needs at least 2 classes"
     weights = prep.class_weights
