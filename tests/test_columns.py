@@ -284,3 +284,25 @@ def test_a_damaged_preprocess_json_is_refused(shop_run, tmp_path, change, phrase
     result = runner.invoke(app, ["inspect", str(copy)])
     assert result.exit_code == 2, result.output
     assert phrase in flat(result.stderr)
+
+
+def test_a_run_whose_splits_cannot_be_rebuilt_is_refused(tmp_path):
+    # a run made before splits were stratified reads back as stratified now; without
+    # standardization its statistics cannot tell, the checkpoint's hash of the splits can
+    config = {"data": {"source": "iris", "standardize": False, "stratify": False}}
+    run = api.train(config | {"training": {"epochs": 2}}, out=tmp_path / "r")
+    assert run.evaluate("test").rows == 30
+    saved = (run.path / "config.yaml").read_text()
+    (run.path / "config.yaml").write_text(saved.replace("stratify: false", "stratify: true"))
+    result = runner.invoke(app, ["eval", str(run.path), "--split", "test"])
+    assert result.exit_code == 2, result.output
+    assert "splits of" in flat(result.stderr) and "cannot be reproduced" in flat(result.stderr)
+
+
+def test_a_run_with_layers_and_categories_resumes(tmp_path):
+    config = shop_config(shop_csv(tmp_path))
+    config["model"] = {"layers": [{"width": 8, "activation": "tanh", "dropout": 0.1}]}
+    config["training"]["epochs"] = 2
+    run = api.train(config, out=tmp_path / "run")
+    resumed = api.resume(run.path, ["training.epochs=4"])
+    assert resumed.summary["epochs_run"] == 4 and resumed.network.widths == [5, 8, 2]

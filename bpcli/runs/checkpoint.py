@@ -35,8 +35,13 @@ WHEN_WRITTEN = (
 
 def data_fingerprint(experiment) -> str:
     """A hash of every split's network-ready arrays: resuming on changed data is refused."""
+    return splits_fingerprint(experiment.data.splits)
+
+
+def splits_fingerprint(splits: dict) -> str:
+    """The hash of `data_fingerprint` for splits by name (rebuilding a run's splits checks it too)."""
     digest = hashlib.sha256()
-    for name, split in sorted(experiment.data.splits.items()):
+    for name, split in sorted(splits.items()):
         for array in (split.X, split.Y):
             digest.update(f"{name}{array.shape}{array.dtype}".encode())
             digest.update(np.ascontiguousarray(array).data)

@@ -28,6 +28,7 @@ from bpcli.data.sources import (
 )
 from bpcli.data.splits import Prepared, make_split
 from bpcli.errors import DataError, RunError
+from bpcli.runs.checkpoint import splits_fingerprint
 from bpcli.training.experiment import prepare_data
 
 SPLITS = ("test", "validation", "train")
@@ -52,7 +53,22 @@ def rebuild(loaded) -> Prepared:
     them; refused when the data changed since (the splits could not be the same)."""
     data = prepare_data(loaded.config)
     _check_same_data(loaded, data.preprocess)
+    _check_same_splits(loaded, data)
     return data
+
+
+def _check_same_splits(loaded, data: Prepared) -> None:
+    """The rebuilt splits hash as the ones the run trained on (its checkpoint's fingerprint): the
+    same statistics could still hide other rows (e.g. a run made before splits were stratified)."""
+    if not loaded.folder.checkpoint.is_file():
+        return
+    _, meta = loaded.folder.read_checkpoint()
+    if meta.data_fingerprint != splits_fingerprint(data.splits):
+        raise RunError(
+            f"the splits of {loaded.path} cannot be reproduced: the data "
+            f"({loaded.config.data.source}) or the way bpcli splits it changed since training",
+            "evaluate the current data with --data SOURCE instead",
+        )
 
 
 def run_split(loaded, split: str) -> Labelled:

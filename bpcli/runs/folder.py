@@ -279,9 +279,8 @@ class RunFolder:
         """(TrainingState, metadata) of the run's checkpoint, format-checked; no array larger than
         the saved config's network is read."""
         config, preprocess = self.read_config(), self.read_preprocess()
-        widths = layer_widths(
-            len(preprocess.feature_names), config.model.hidden, preprocess.outputs
-        )
+        hidden = [layer.width for layer in config.model.hidden_layers()]
+        widths = layer_widths(preprocess.inputs, hidden, preprocess.outputs)
         return checkpoint.load(self.checkpoint, weights.parameter_shapes(widths))
 
     def listing(self) -> list[dict]:
