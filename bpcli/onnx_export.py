@@ -23,7 +23,7 @@ import numpy as np
 
 from bpcli import __version__
 from bpcli.core.activations import GELU_C, GELU_K, LEAKY_SLOPE
-from bpcli.errors import BpcliError, MissingExtra
+from bpcli.errors import BpcliError, MissingExtra, RunError
 from bpcli.onnx_check import Comparison, compare
 from bpcli.runs.atomic import atomic_write
 from bpcli.runs.folder import onnx_model_in
@@ -247,6 +247,12 @@ def build_model(run, opset: int = DEFAULT_OPSET, dtype: str = "float32"):
     from onnx import helper
 
     prep = run.preprocess
+    if prep.categories:
+        raise RunError(
+            f"{run.path}: the model one-hot encodes {', '.join(prep.categories)}; export does not "
+            "write that encoding yet, so the model's input would not be the raw rows",
+            "predict with bpcli predict, which applies the encoding",
+        )
     g = Graph(dtype)
     features = helper.make_tensor_value_info(
         "X", helper.np_dtype_to_tensor_dtype(g.dtype), ["N", len(prep.feature_names)]

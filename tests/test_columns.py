@@ -306,3 +306,11 @@ def test_a_run_with_layers_and_categories_resumes(tmp_path):
     run = api.train(config, out=tmp_path / "run")
     resumed = api.resume(run.path, ["training.epochs=4"])
     assert resumed.summary["epochs_run"] == 4 and resumed.network.widths == [5, 8, 2]
+
+
+def test_export_refuses_a_categorical_model_rather_than_a_wrong_input(shop_run, tmp_path):
+    pytest.importorskip("onnx", reason="export needs the [onnx] extra")
+    run, _ = shop_run
+    result = runner.invoke(app, ["export", str(run.path), "-o", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 2, result.output
+    assert "one-hot encodes color" in flat(result.stderr)
