@@ -68,23 +68,34 @@ class MetricAccumulator:
 
 
 def accumulate(
-    network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, chunk_rows=4096, on_chunk=None
+    network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    loss: Loss,
+    task: str,
+    chunk_rows=4096,
+    on_chunk=None,
+    rows: np.ndarray | None = None,
 ) -> MetricAccumulator:
-    """Run `network` over (X, Y) in chunks of rows, summing its metrics; `on_chunk(Y, Ŷ)`, if
-    given, sees every chunk's targets and outputs too (Ŷ is overwritten by the next chunk)."""
+    """Run `network` over (X, Y), or over (X[rows], Y) when `rows` is given, in chunks of rows,
+    summing its metrics; `on_chunk(Y, Ŷ)`, if given, sees every chunk's targets and outputs too (Ŷ
+    is overwritten by the next chunk)."""
     accumulator = MetricAccumulator(task)
-    for start in range(0, X.shape[0], chunk_rows):
+    for start in range(0, len(Y), chunk_rows):
         Y_chunk = Y[start : start + chunk_rows]
-        Yhat = network.forward(X[start : start + chunk_rows])
+        if rows is None:
+            Yhat = network.forward(X[start : start + chunk_rows])
+        else:
+            Yhat = network.forward(X, rows[start : start + chunk_rows])
         accumulator.update(Y_chunk, Yhat, network.loss(Y_chunk, loss))
         if on_chunk is not None:
             on_chunk(Y_chunk, Yhat)
     return accumulator
 
 
-def evaluate(network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, chunk_rows=4096) -> dict:
-    """Loss and metrics of `network` on (X, Y), computed in chunks of rows."""
-    return accumulate(network, X, Y, loss, task, chunk_rows).result()
+def evaluate(network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, rows=None) -> dict:
+    """Loss and metrics of `network` on (X, Y), or on (X[rows], Y), computed in chunks of rows."""
+    return accumulate(network, X, Y, loss, task, rows=rows).result()
 
 
 @dataclass

@@ -40,6 +40,12 @@ class Preprocess:
         converted /= np.asarray(self.std, dtype)
         return converted
 
+    def restore(self, X: np.ndarray) -> np.ndarray:
+        """Raw features (float64) from network-ready ones: X·std + mean (to rounding), or X."""
+        if self.mean is None:
+            return np.asarray(X, np.float64)
+        return X * np.asarray(self.std) + np.asarray(self.mean)
+
     def encode(self, y: np.ndarray, dtype, origin: str = "data") -> np.ndarray:
         """Targets as the loss wants them: class indices, a (n, 1) 0/1 column, or (n, k) floats."""
         if self.task == "regression":

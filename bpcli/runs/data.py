@@ -11,7 +11,14 @@ import numpy as np
 
 from bpcli.data.files import features_from_cells, load_numpy, parse_targets, read_csv_rows
 from bpcli.data.preprocess import Preprocess
-from bpcli.data.sources import BUILTIN, GENERATORS, SHIPPED, generate, generator_options, shipped_path
+from bpcli.data.sources import (
+    BUILTIN,
+    GENERATORS,
+    SHIPPED,
+    generate,
+    generator_options,
+    shipped_path,
+)
 from bpcli.data.splits import Prepared
 from bpcli.errors import DataError, RunError
 from bpcli.training.experiment import prepare_data
@@ -52,10 +59,7 @@ def run_split(loaded, split: str) -> Labelled:
             else f"the run {loaded.path} has no train rows",
             "evaluate another split (--split) or other data (--data)",
         )
-    dtype = loaded.network.dtype
-    prep, table = loaded.preprocess, data.table
-    X = prep.transform(table.X[rows], dtype)
-    return Labelled(X, prep.encode(table.y[rows], dtype, table.origin), f"{split} split")
+    return Labelled(data.splits[split].X, data.splits[split].Y, f"{split} split")
 
 
 def _check_same_data(loaded, fresh: Preprocess) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy
 
 from bpcli import __version__
 from bpcli.config import Config, load_config
@@ -64,9 +65,7 @@ class Session:
         return data_fingerprint(self.experiment)
 
 
-def start_fresh(
-    config: Config | str | Path, overrides: list[str], out, force: bool
-) -> Session:
+def start_fresh(config: Config | str | Path, overrides: list[str], out, force: bool) -> Session:
     """Config, data and network first (errors leave no folder behind), then the run folder."""
     if not isinstance(config, Config):
         config = load_config(config, overrides)
@@ -110,14 +109,18 @@ def train(
     return _run(start_fresh(config, list(overrides), out, force), listener, fresh=True)
 
 
-def resume(run_dir: str | Path, overrides: list[str] = (), *, listener: Listener | None = None) -> Run:
+def resume(
+    run_dir: str | Path, overrides: list[str] = (), *, listener: Listener | None = None
+) -> Run:
     """Continue the run in `run_dir` from its checkpoint (with --set style overrides)."""
     listener = listener or Listener()
     session = start_resumed(run_dir, list(overrides), listener)
     epochs = session.experiment.config.training.epochs
     done = session.state.epoch
     if (session.state.stopped_early or done >= epochs) and session.folder.finished:
-        listener.note(f"{session.folder.path} already finished after epoch {done}: nothing to resume")
+        listener.note(
+            f"{session.folder.path} already finished after epoch {done}: nothing to resume"
+        )
         return Run.load(session.folder.path)
     listener.note(f"resuming {session.folder.path} after epoch {done}/{epochs}")
     return _run(session, listener, fresh=False)
@@ -209,17 +212,18 @@ def versions() -> dict:
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
+        "scipy": scipy.__version__,
         "blas": blas_name(),
         "bpcli": __version__,
     }
 
 
 def blas_name() -> str:
-    """The BLAS library numpy is linked against, as numpy reports it."""
+    """The BLAS library that computes the network's products (SciPy's, see core/blas.py)."""
     try:
-        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas = scipy.show_config(mode="dicts")["Build Dependencies"]["blas"]
         return f"{blas.get('name')} {blas.get('version')}".strip()
-    except Exception:  # numpy < 1.26 has no mode="dicts": the name is then unknown, not fatal
+    except Exception:  # older SciPy has no mode="dicts": the name is then unknown, not fatal
         return "unknown"
 
 
