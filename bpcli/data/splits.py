@@ -65,14 +65,24 @@ def split_rows(n: int, validation: float, test: float, rng) -> dict[str, np.ndar
     }
 
 
-def prepare(data_config, task: str, dtype, rng_data, rng_split) -> Prepared:
+def prepare(
+    data_config, task: str, dtype, rng_data, rng_split, loss_given: bool = True
+) -> Prepared:
     """Load the configured data, split it, fit the preprocessing on the training rows, make every
-    row network-ready in place and give each split its row numbers."""
+    row network-ready in place and give each split its row numbers.
+    `loss_given`: the config names its loss (see preprocess.fit_preprocess)."""
     table = load_table(
         data_config.source, data_config.target_column(), rng_data, generator_options(data_config)
     )
     rows = split_rows(len(table.y), data_config.validation_split, data_config.test_split, rng_split)
-    prep = fit_preprocess(table, task, rows["train"], data_config.standardize)
+    prep = fit_preprocess(
+        table,
+        task,
+        rows["train"],
+        data_config.standardize,
+        bool(data_config.standardize_target),
+        loss_given,
+    )
     table.X = prep.transform(table.X, dtype, owned=True)
     splits = {
         name: Split(table.X, index, prep.encode(table.y[index], dtype))

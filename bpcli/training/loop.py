@@ -25,11 +25,50 @@ from bpcli.training.state import capture, restore
 
 @dataclass
 class History:
-    """Per-epoch records (dicts of metrics) and how training ended."""
+    """Per-epoch records (dicts of metrics) and how training ended: the best epoch (by BestRule), its
+    monitored value, and whether the final weights were restored from it (early stopping)."""
 
     epochs: list[dict] = field(default_factory=list)
     best_epoch: int | None = None
+    best_metric: str | None = None
+    best_value: float | None = None
+    restored_best: bool = False
     stopped_early: bool = False
+
+
+@dataclass(frozen=True)
+class BestRule:
+    """Which epoch is the best: the one whose `monitor` is lowest (loss, mae) or highest (accuracy,
+    r2), where only a change by more than `min_delta` counts as an improvement (the first epoch of a
+    tie wins). The one definition of "best epoch": early stopping restores its weights, the summary
+    records it, inspect and the final display read it from there."""
+
+    monitor: str
+    min_delta: float = 0.0
+
+    @classmethod
+    def of(cls, config: Config, with_validation: bool) -> BestRule:
+        """Early stopping's monitor and min_delta; without early stopping, val_loss (or loss)."""
+        stopping = config.training.early_stopping
+        if stopping is not None:
+            return cls(stopping.monitor, stopping.min_delta)
+        return cls("val_loss" if with_validation else "loss")
+
+    @property
+    def sign(self) -> float:
+        return 1.0 if self.monitor.removeprefix("val_") in LOWER_IS_BETTER else -1.0
+
+    def improves(self, record: dict, best: float) -> bool:
+        """Whether `record` beats the signed score `best` (+inf before the first epoch)."""
+        return self.sign * record[self.monitor] < best - self.min_delta
+
+    def best(self, records: list[dict]) -> tuple[int | None, float | None]:
+        """The best epoch among `records` and its monitored value; (None, None) if none is finite."""
+        best, chosen = float("inf"), None
+        for record in records:
+            if self.improves(record, best):
+                best, chosen = self.sign * record[self.monitor], record
+        return (None, None) if chosen is None else (chosen["epoch"], chosen[self.monitor])
 
 
 def learning_rate(config: Config, epoch: int) -> float:
@@ -49,6 +88,7 @@ class BatchLoader:
         self.Y_buffer = np.empty((rows, *split.Y.shape[1:]), split.Y.dtype)
 
     def __len__(self) -> int:
+        """Batches per epoch."""
         return -(-len(self.split) // self.batch_size)
 
     def __iter__(self):
@@ -76,7 +116,12 @@ def sampled(index: int, batches: int) -> bool:
 
 
 def train_epoch(
-    experiment: Experiment, batches: BatchLoader, lr: float, guard=None, observer=None
+    experiment: Experiment,
+    batches: BatchLoader,
+    lr: float,
+    guard=None,
+    observer=None,
+    on_batch: Callable[[int, int], None] | None = None,
 ) -> dict:
     """One pass over the training split; returns the running train metrics of the epoch.
 
@@ -86,18 +131,19 @@ def train_epoch(
     is not finite take the plain step: backward writes dW_l, db_l; `observer.after_backward(network)`
     sees them; the guard checks them (and clips, see guard.BatchGuard); `optimizer.step` applies
     them; `observer.after_step(network)` sees the new weights. Both steps follow the same rule; they
-    round differently.
+    round differently. `on_batch(done, total)`, if given, follows each step (a live display; it
+    must be cheap).
     """
     network, loss, optimizer = experiment.network, experiment.loss, experiment.optimizer
     params = network.parameters()
-    accumulator = MetricAccumulator(experiment.task)
-    clipping = guard is not None and guard.clip_norm is not None
-    always_plain = clipping or not optimizer.fuses
-    for index, (features, rows, Y_batch) in enumerate(batches):
+    accumulator = MetricAccumulator(experiment.task, loss, experiment.target_std)
+    total = len(batches)
+    always_plain = not optimizer.fuses or (guard is not None and guard.clip_norm is not None)
+    for done, (features, rows, Y_batch) in enumerate(batches, start=1):
         Yhat = network.forward(features, rows)
         batch_loss = network.loss(Y_batch, loss)
         accumulator.update(Y_batch, Yhat, batch_loss)
-        if always_plain or sampled(index, len(batches)) or not math.isfinite(batch_loss):
+        if always_plain or sampled(done - 1, total) or not math.isfinite(batch_loss):
             network.backward(Y_batch, loss)
             if observer is not None:
                 observer.after_backward(network)
@@ -110,6 +156,8 @@ def train_epoch(
             if guard is not None:
                 guard.check_loss(batch_loss)
             optimizer.fused_step(network, Y_batch, loss, lr)
+        if on_batch is not None:
+            on_batch(done, total)
     return accumulator.result()
 
 
@@ -123,7 +171,7 @@ class EarlyStopper:
                 f"available: {', '.join(available)}",
             )
         self.settings = settings
-        self.sign = 1.0 if settings.monitor.removeprefix("val_") in LOWER_IS_BETTER else -1.0
+        self.rule = BestRule(settings.monitor, settings.min_delta)
         self.best = float("inf")
         self.best_epoch: int | None = None
         self.best_state: dict | None = None
@@ -131,9 +179,9 @@ class EarlyStopper:
 
     def update(self, epoch: int, record: dict, network: MLP) -> bool:
         """Record an epoch; True when training should stop."""
-        score = self.sign * record[self.settings.monitor]
-        if score < self.best - self.settings.min_delta:
-            self.best, self.best_epoch, self.waited = score, epoch, 0
+        if self.rule.improves(record, self.best):
+            self.best = self.rule.sign * record[self.settings.monitor]
+            self.best_epoch, self.waited = epoch, 0
             if self.settings.restore_best:
                 self.best_state = {k: v.copy() for k, v in network.state().items()}
             return False
@@ -149,10 +197,10 @@ def metric_names(task: str, with_validation: bool) -> list[str]:
 class EpochRunner:
     """One training epoch exactly as `fit` runs it: shuffled batches, the batch guard, the observer."""
 
-    def __init__(self, experiment: Experiment, should_stop=None, observer=None):
+    def __init__(self, experiment: Experiment, should_stop=None, observer=None, on_batch=None):
         config = experiment.config
         training = config.training
-        self.experiment, self.observer = experiment, observer
+        self.experiment, self.observer, self.on_batch = experiment, observer, on_batch
         self.batches = BatchLoader(
             experiment.data.splits["train"],
             training.batch_size,
@@ -169,7 +217,9 @@ class EpochRunner:
         """Train the 0-based `epoch`; returns its record: epoch number, lr and train metrics."""
         lr = learning_rate(self.experiment.config, epoch)
         self.guard.start_epoch(epoch + 1)
-        metrics = train_epoch(self.experiment, self.batches, lr, self.guard, self.observer)
+        metrics = train_epoch(
+            self.experiment, self.batches, lr, self.guard, self.observer, self.on_batch
+        )
         self.guard.check_epoch(metrics["loss"])
         return {"epoch": epoch + 1, "lr": lr, **metrics}
 
@@ -183,6 +233,7 @@ def fit(
     on_checkpoint=None,
     should_stop: Callable[[], int | None] | None = None,
     observer=None,
+    on_batch: Callable[[int, int], None] | None = None,
 ) -> History:
     """Train for the configured epochs (or until early stopping); returns the history.
 
@@ -192,6 +243,7 @@ def fit(
     A stop (interrupt or divergence) carries the last good state, at the last epoch end, as `.state`.
     observer: gets `after_backward(network)` and `after_step(network)` on the sampled batches (see
     train_epoch) and `end_epoch(record)` per epoch.
+    on_batch(done, total): called after each optimizer step (cheap: a live display throttles itself).
     """
     config, network = experiment.config, experiment.network
     training = config.training
@@ -204,7 +256,7 @@ def fit(
     history = History()
     if resume is not None:
         restore(experiment, stopper, history, resume)
-    run_epoch = EpochRunner(experiment, should_stop, observer)
+    run_epoch = EpochRunner(experiment, should_stop, observer, on_batch)
     start = len(history.epochs)
     good = capture(experiment, stopper, history, start)
     for epoch in range(start, start if history.stopped_early else training.epochs):
@@ -215,7 +267,7 @@ def fit(
             stop.state = good
             raise
         if len(validation):
-            scores = evaluate_split(network, validation, experiment)
+            scores = split_metrics(experiment, validation)
             record.update({f"val_{k}": v for k, v in scores.items()})
         record["seconds"] = time.perf_counter() - started
         history.epochs.append(record)
@@ -231,24 +283,33 @@ def fit(
             on_checkpoint(good)
         if history.stopped_early:
             break
-    if stopper:
-        history.best_epoch = stopper.best_epoch
-        if stopper.best_state is not None:
-            network.load_state(stopper.best_state)
+    rule = BestRule.of(config, len(validation) > 0)
+    history.best_metric = rule.monitor
+    history.best_epoch, history.best_value = rule.best(history.epochs)
+    if stopper and stopper.best_state is not None:
+        network.load_state(stopper.best_state)
+        history.restored_best = True
     return history
 
 
-def evaluate_split(network: MLP, split: Split, experiment: Experiment) -> dict:
-    """Loss and metrics of `network` on a split (its rows gathered chunk by chunk, no copy)."""
+def split_metrics(experiment: Experiment, split: Split) -> dict[str, float]:
+    """Loss and metrics of the network on one split, its rows gathered chunk by chunk (no copy)
+    (regression: in the target's own units)."""
     return evaluate(
-        network, split.features, split.Y, experiment.loss, experiment.task, rows=split.rows
+        experiment.network,
+        split.features,
+        split.Y,
+        experiment.loss,
+        experiment.task,
+        target_std=experiment.target_std,
+        rows=split.rows,
     )
 
 
 def final_metrics(experiment: Experiment) -> dict[str, dict]:
     """Loss and metrics of the final network on every non-empty split."""
     return {
-        name: evaluate_split(experiment.network, split, experiment)
+        name: split_metrics(experiment, split)
         for name, split in experiment.data.splits.items()
         if len(split)
     }
