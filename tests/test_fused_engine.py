@@ -16,7 +16,7 @@ from bpcli.core.network import MLP
 from bpcli.core.optimizers import OPTIMIZERS
 from bpcli.training.experiment import setup
 from bpcli.training.guard import BatchGuard, TrainingInterrupted
-from bpcli.training.loop import BatchLoader, fit, sampled, train_epoch
+from bpcli.training.loop import GRADIENT_SAMPLES, BatchLoader, fit, sampled, train_epoch
 
 DTYPES = [np.float32, np.float64]
 TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
@@ -196,9 +196,11 @@ def many_batches_config(optimizer="momentum", **training) -> dict:
 
 
 def test_sampled_batches_are_the_first_then_evenly_spaced():
-    assert [i for i in range(20) if sampled(i, 20)] == list(range(20))  # a short epoch: all
+    short = 2 * GRADIENT_SAMPLES - 1
+    assert [i for i in range(short) if sampled(i, short)] == list(range(short))  # all
     picked = [i for i in range(100) if sampled(i, 100)]
-    assert picked[0] == 0 and len(picked) >= 16 and set(np.diff(picked)) == {6}
+    assert picked[0] == 0 and len(picked) >= GRADIENT_SAMPLES
+    assert set(np.diff(picked)) == {100 // GRADIENT_SAMPLES}
 
 
 class Recorder:

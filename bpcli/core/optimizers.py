@@ -126,8 +126,7 @@ class SGD(Optimizer):
     fuses = True
 
     def _update(self, p, g, lr):
-        g *= lr
-        p.value -= g
+        axpy(-lr, g, p.value)
 
     def _fused_update(self, layer, gradient, lr):
         # (g + λW) folded into the GEMM: W ← (1 − αλ)·W − α·dW, b ← b − α·db
@@ -146,8 +145,8 @@ class Momentum(Optimizer):
     def _update(self, p, g, lr):
         v = self._slot("velocity", p)
         v *= self.momentum
-        v += g
-        p.value -= np.multiply(v, lr, out=self._scratch(p))
+        axpy(1.0, g, v)
+        axpy(-lr, v, p.value)
 
     def _fused_update(self, layer, gradient, lr):
         V = gradient.into(self._block("velocity", layer), 1.0, self.momentum)

@@ -1,7 +1,7 @@
 r"""Backward-pass diagnostics: per epoch and layer, gradient norms, update ratios, dead and saturated units.
 
 `Diagnostics` observes `fit`: after the backward pass of each sampled batch (the first of the epoch,
-then evenly spaced, at least 16 per epoch; every batch of a short epoch; see loop.train_epoch) it
+then evenly spaced, at least 8 per epoch; every batch of a short epoch; see loop.train_epoch) it
 folds the batch into running sums (a few cheap NumPy reductions per layer); at the end of each epoch
 it closes one row per layer, checks the rows for vanishing or exploding gradients and dead ReLUs,
 and reports each problem once, with a hint.

@@ -105,7 +105,7 @@ class BatchLoader:
             yield split.features, split.rows[picked], Y
 
 
-GRADIENT_SAMPLES = 16
+GRADIENT_SAMPLES = 8
 """Batches per epoch (at least) that take the plain step, so that their gradients can be inspected."""
 
 
