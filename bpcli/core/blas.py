@@ -41,7 +41,8 @@ def gemm(A: Array, B: Array, C: Array, alpha: float = 1.0, beta: float = 0.0) ->
         raise ValueError("gemm writes into a C-contiguous output only")
     a, trans_a = _column_major(B.T)
     b, trans_b = _column_major(A.T)
-    _GEMM[C.dtype](alpha, a, b, beta, C.T, trans_a=trans_a, trans_b=trans_b, overwrite_c=1)
+    # positional: (alpha, a, b, beta, c, trans_a, trans_b, overwrite_c), keywords cost ~0.4 µs a call
+    _GEMM[C.dtype](alpha, a, b, beta, C.T, trans_a, trans_b, 1)
     return C
 
 

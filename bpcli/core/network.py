@@ -40,7 +40,7 @@ class Parameter:
     decay: bool
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Gradient:
     r"""A layer's gradient dP = [dW; db] = [A_in 1]ᵀ·dZ, kept as its factors A_in (n, fan_in), dZ (n, fan_out).
 

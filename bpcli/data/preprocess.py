@@ -148,7 +148,7 @@ def _check_labels(table: Table, loss_given: bool) -> None:
         )
 
 
-def column_statistics(X: np.ndarray, rows: np.ndarray, chunk_rows: int = 8192):
+def column_statistics(X: np.ndarray, rows: np.ndarray, chunk_rows: int = 2048):
     """Mean and standard deviation of each column of X[rows], in float64, a chunk of rows at a time
     (two passes; never a copy of all the rows)."""
     chunks = [rows[start : start + chunk_rows] for start in range(0, len(rows), chunk_rows)]
