@@ -302,27 +302,43 @@ def bench_workload(source: Path, workload: str, threads: int, args) -> dict:
     return result
 
 
-def breakdown(source: Path, workload: str, top: int = 14) -> list[dict]:
-    """Where one bpcli epoch spends its time: cProfile's own time per function, top `top` (cProfile
-    adds its own cost to every call, so small functions look dearer than they are)."""
+def breakdown(source: Path, workload: str, top: int = 12) -> dict:
+    """Where a bpcli epoch spends its time, per batch: the epoch's time without its BLAS calls
+    (gemm and axpy replaced by no-ops: what is left is NumPy's elementwise work and Python), and
+    cProfile's own time per function, top `top` (cProfile adds its own cost to every call, so
+    small functions look dearer than they are)."""
     import cProfile
     import pstats
 
-    run_epoch, _ = bpcli_epoch(source, workload)
+    import bpcli.core.network
+    import bpcli.core.optimizers
+
+    run_epoch, X = bpcli_epoch(source, workload)
+    batches = -(-len(X) // WORKLOADS[workload]["batch"])
     run_epoch()
     profile = cProfile.Profile()
     profile.runcall(run_epoch)
-    stats = pstats.Stats(profile).stats
-    batches = -(-len(_) // WORKLOADS[workload]["batch"])
-    rows = sorted(stats.items(), key=lambda item: -item[1][2])[:top]
-    return [
-        {
-            "function": f"{Path(key[0]).name}:{key[1]} {key[2]}",
-            "us_per_batch": 1e6 * value[2] / batches,
-            "calls_per_batch": value[1] / batches,
-        }
-        for key, value in rows
-    ]
+    stats = sorted(pstats.Stats(profile).stats.items(), key=lambda item: -item[1][2])[:top]
+    real = (bpcli.core.network.gemm, bpcli.core.optimizers.axpy)
+    bpcli.core.network.gemm = lambda A, B, C, alpha=1.0, beta=0.0: C
+    bpcli.core.optimizers.axpy = lambda a, x, y: y
+    try:
+        without_blas = min(timed(run_epoch) for _ in range(3))
+    finally:
+        bpcli.core.network.gemm, bpcli.core.optimizers.axpy = real
+    return {
+        "batches": batches,
+        "without_blas_us_per_batch": 1e6 * without_blas / batches,
+        "with_blas_us_per_batch": 1e6 * min(timed(run_epoch) for _ in range(3)) / batches,
+        "profile": [
+            {
+                "function": f"{Path(key[0]).name}:{key[1]} {key[2]}",
+                "us_per_batch": 1e6 * value[2] / batches,
+                "calls_per_batch": value[1] / batches,
+            }
+            for key, value in stats
+        ],
+    }
 
 
 def summary_line(times: dict) -> str:
@@ -493,9 +509,13 @@ def print_report(result: dict) -> None:
             f"bpcli {flag}: {t['median_s']:.3f} s (median of {t['runs']}, best {t['min_s']:.3f} s);"
             f" target {STARTUP_TARGET_S} s  {'yes' if t['target_holds'] else 'NO'}"
         )
-    for workload, rows in result.get("breakdown", {}).items():
-        print(f"{workload}: where a bpcli epoch spends its time (cProfile own time, per batch)")
-        for row in rows:
+    for workload, b in result.get("breakdown", {}).items():
+        print(
+            f"{workload}: {b['with_blas_us_per_batch']:.0f} us per batch, of which "
+            f"{b['without_blas_us_per_batch']:.0f} us outside BLAS (elementwise NumPy and Python; "
+            f"1 thread for NumPy whatever --threads); cProfile own time, per batch:"
+        )
+        for row in b["profile"]:
             print(
                 f"  {row['us_per_batch']:9.1f} us  {row['calls_per_batch']:6.1f} calls  "
                 f"{row['function']}"
