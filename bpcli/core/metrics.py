@@ -132,21 +132,10 @@ def accumulate(
     return accumulator
 
 
-def evaluate(
-    network,
-    X: np.ndarray,
-    Y: np.ndarray,
-    loss: Loss,
-    task: str,
-    chunk_rows=4096,
-    target_std=None,
-    rows=None,
-) -> dict:
-    """Loss and metrics of `network` on (X, Y), or on (X[rows], Y), computed in chunks of rows (in
-    the target's own units when `target_std` is given, see MetricAccumulator)."""
-    return accumulate(
-        network, X, Y, loss, task, chunk_rows, target_std=target_std, rows=rows
-    ).result()
+def evaluate(network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, **options) -> dict:
+    """Loss and metrics of `network` on (X, Y), computed in chunks of rows; `options` are those of
+    `accumulate` (chunk_rows; target_std: in the target's own units; rows: on (X[rows], Y))."""
+    return accumulate(network, X, Y, loss, task, **options).result()
 
 
 @dataclass
