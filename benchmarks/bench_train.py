@@ -51,7 +51,7 @@ WORKLOADS = {
 TARGETS = {"W1": 1.10, "W2": 1.40, "W3": 1.05}
 """bpcli / floor, seconds per epoch, on 2 cores (issue 16)."""
 PEERS = Path(__file__).resolve().parents[1].parent / "shared" / "bench-peers"
-SMOKE_SAMPLES = 512
+SMOKE_SAMPLES = 256
 STARTUP_TARGET_S = 0.15
 RSS_FACTOR, RSS_SLACK_MB = 1.3, 150
 
@@ -587,7 +587,7 @@ def main(argv=None) -> int:
         source = write_dataset(folder, args.samples)
         if "memory" not in args.skip:
             log("peak RSS of bpcli train (W1, default splits)")
-            result["memory"] = peak_rss(folder, source, epochs=2)
+            result["memory"] = peak_rss(folder, source, epochs=1 if args.smoke else 2)
         if "startup" not in args.skip:
             log("bpcli --version / --help")
             result["startup"] = startup_times(runs=1 if args.smoke else 5)
