@@ -76,7 +76,7 @@ def real_shapes(config_path, overrides, rows) -> dict[str, tuple[int, ...]]:
             return result
 
         layer.activation = dataclasses.replace(layer.activation, backward=backward)
-    network.forward(X, experiment.dropout_rng)
+    network.forward(X, dropout_rng=experiment.dropout_rng)
     network.backward(Y, RecordingLoss(experiment.loss, shapes))
     last = len(network.layers)
     shapes[f"dZ{last}"] = shapes.pop("output_delta")

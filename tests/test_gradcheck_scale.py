@@ -32,8 +32,8 @@ def plant_error(monkeypatch, tensor: str, factor: float):
     original = MLP.backward
     kind, layer = tensor[0], int(tensor[1:]) - 1
 
-    def backward(self, Y, loss, weights=None):
-        original(self, Y, loss, weights)
+    def backward(self, Y, loss, update=None, weights=None):
+        original(self, Y, loss, update, weights)
         gradient = self.layers[layer].dW if kind == "W" else self.layers[layer].db
         gradient *= factor
 

@@ -73,7 +73,7 @@ def test_dropout_is_inverted_dropout_as_torch_defines_it():
     p = 0.4
     network = dropout_network(p)
     X = np.random.default_rng(2).standard_normal((500, 3))
-    network.forward(X, np.random.default_rng(3))
+    network.forward(X, dropout_rng=np.random.default_rng(3))
     last = network.last_pass
     A, M, D = last.A[0], last.masks[0], last.inputs[1]
     kept = M != 0
@@ -91,7 +91,7 @@ def test_a_dropout_mask_comes_from_the_generator_and_nothing_else():
     X = np.ones((4, 3))
     masks = []
     for seed in (5, 5, 6):
-        network.forward(X, np.random.default_rng(seed))
+        network.forward(X, dropout_rng=np.random.default_rng(seed))
         masks.append(network.last_pass.masks[0].copy())
     np.testing.assert_array_equal(masks[0], masks[1])
     assert not np.array_equal(masks[0], masks[2])
@@ -99,7 +99,7 @@ def test_a_dropout_mask_comes_from_the_generator_and_nothing_else():
 
 def test_dropout_mask_keeps_float32():
     network = dropout_network(dtype=np.float32)
-    Yhat = network.forward(np.ones((4, 3), np.float32), np.random.default_rng(0))
+    Yhat = network.forward(np.ones((4, 3), np.float32), dropout_rng=np.random.default_rng(0))
     assert network.last_pass.masks[0].dtype == np.float32 and Yhat.dtype == np.float32
 
 
@@ -124,7 +124,7 @@ def test_gradcheck_passes_through_dropout_and_per_layer_activations(loss_name):
         assert result.max_rel_error < 1e-6
     # the check really ran with masks: some hidden units were dropped, so their weights in the
     # next layer got exactly zero gradient in the analytic and the numerical gradient alike
-    network.forward(X, np.random.default_rng(0))
+    network.forward(X, dropout_rng=np.random.default_rng(0))
     assert (network.last_pass.masks[0] == 0).any()
 
 
@@ -134,11 +134,11 @@ def test_gradcheck_fails_when_backprop_ignores_the_mask(monkeypatch):
     X, Y = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
     original = MLP.backward
 
-    def backward_without_masks(self, Y, loss, weights=None):
+    def backward_without_masks(self, Y, loss, update=None, weights=None):
         # a backward pass that forgets the dropout masks: it differentiates the network as it
         # runs in evaluation, while the objective ran with the masks
         self.forward(self.last_pass.inputs[0].copy())
-        original(self, Y, loss, weights)
+        original(self, Y, loss, update, weights)
 
     monkeypatch.setattr(MLP, "backward", backward_without_masks)
     results = {r.name: r for r in check_gradients(network, X, Y, LOSSES["cross_entropy"])}

@@ -85,7 +85,7 @@ class Objective:
         self.weights, self.mask_seed = weights, mask_seed
 
     def __call__(self) -> float:
-        self.network.forward(self.X, np.random.default_rng(self.mask_seed))
+        self.network.forward(self.X, dropout_rng=np.random.default_rng(self.mask_seed))
         penalty = sum(float(np.sum(layer.W * layer.W)) for layer in self.network.layers)
         loss = self.network.loss(self.Y, self.loss, self.weights)
         return loss + 0.5 * self.weight_decay * penalty
@@ -106,8 +106,8 @@ class Objective:
         with the optimizer's own code (backprop's gradient plus λW), on a copy of the network
         (with the same dropout masks as the objective)."""
         stepped = self.network.copy()
-        stepped.forward(self.X, np.random.default_rng(self.mask_seed))
-        stepped.backward(self.Y, self.loss, self.weights)
+        stepped.forward(self.X, dropout_rng=np.random.default_rng(self.mask_seed))
+        stepped.backward(self.Y, self.loss, weights=self.weights)
         before = {name: value.copy() for name, value in stepped.state().items()}
         SGD(weight_decay=self.weight_decay).step(stepped.parameters(), 1.0)
         return {name: before[name] - value for name, value in stepped.state().items()}

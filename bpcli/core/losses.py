@@ -23,7 +23,8 @@ def batch_mean(values: Array, weights: Array | None = None) -> float:
     """The mean of per-element (n, k) or per-row (n,) values; with row weights r, the weighted mean
     Σ_i r_i v̄_i / Σ_i r_i of the row means v̄_i."""
     if weights is None:
-        return float(np.mean(values))
+        # a sum over the elements rather than .mean(): numpy's mean costs ~10 µs of Python per batch
+        return float(np.add.reduce(values, axis=None)) / values.size
     rows = values.mean(axis=1) if values.ndim == 2 else values
     return float(np.dot(weights, rows) / weights.sum())
 

@@ -128,16 +128,21 @@ def accumulate(
     chunk_rows=4096,
     on_chunk=None,
     target_std=None,
+    rows: np.ndarray | None = None,
     weights: np.ndarray | None = None,
 ) -> MetricAccumulator:
-    """Run `network` over (X, Y) (row weights: `weights`) in chunks of rows, summing its metrics;
+    """Run `network` over (X, Y), or over (X[rows], Y) when `rows` is given, in chunks of rows,
+    summing its metrics (the loss weighted by the row `weights`, aligned with Y, if given);
     `on_chunk(Y, Ŷ)`, if given, sees every chunk's targets and outputs too (Ŷ is overwritten by the
     next chunk). `target_std`: see MetricAccumulator."""
     accumulator = MetricAccumulator(task, loss, target_std)
-    for start in range(0, X.shape[0], chunk_rows):
+    for start in range(0, len(Y), chunk_rows):
         Y_chunk = Y[start : start + chunk_rows]
         w_chunk = None if weights is None else weights[start : start + chunk_rows]
-        Yhat = network.forward(X[start : start + chunk_rows])
+        if rows is None:
+            Yhat = network.forward(X[start : start + chunk_rows])
+        else:
+            Yhat = network.forward(X, rows[start : start + chunk_rows])
         accumulator.update(Y_chunk, Yhat, network.loss(Y_chunk, loss, w_chunk), w_chunk)
         if on_chunk is not None:
             on_chunk(Y_chunk, Yhat)
@@ -145,8 +150,9 @@ def accumulate(
 
 
 def evaluate(network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, **options) -> dict:
-    """Loss and metrics of `network` on (X, Y); `options` as `accumulate` takes them (chunk_rows,
-    target_std, row weights)."""
+    """Loss and metrics of `network` on (X, Y), computed in chunks of rows; `options` are those of
+    `accumulate` (chunk_rows; target_std: in the target's own units; rows: on (X[rows], Y); row
+    weights)."""
     return accumulate(network, X, Y, loss, task, **options).result()
 
 

@@ -1,8 +1,9 @@
 """Splits: a source's rows divided into train, validation and test, made network-ready.
 
-One seeded permutation decides the split; stratified, each class is split on its own, so every split
-holds every class in its overall proportion. The split arrays are copies of the selected rows,
-preprocessed in place (the full-data train split of a config without held-out rows is not copied).
+One seeded permutation decides the split. The features are preprocessed once, in place, for every
+row of the table, and each split is an index view into them (its row numbers), not a copy: the data
+is held in memory once, whatever the splits.
+Stratified, each class is split on its own, so every split holds every class in its overall share.
 """
 
 from __future__ import annotations
@@ -20,20 +21,37 @@ from bpcli.errors import DataError
 
 @dataclass
 class Split:
-    """One split's network-ready arrays, its row indices in the source table and, when class or
-    sample weights are configured, each row's weight in the loss."""
+    """One split: its row numbers in the shared, network-ready feature matrix, its targets and, when
+    class or sample weights are configured, each row's weight in the loss."""
 
-    X: np.ndarray
-    Y: np.ndarray
+    features: np.ndarray
+    """(N, d) network-ready features of every row of the source (shared by all splits)."""
     rows: np.ndarray
+    """(n,) this split's rows of `features` (and of the source table), ascending."""
+    Y: np.ndarray
+    """(n, …) the encoded targets of these rows."""
     weights: np.ndarray | None = None
+    """(n,) the rows' weights in the loss (class weight × sample weight), or None."""
 
     def __len__(self) -> int:
         return len(self.rows)
 
+    @property
+    def X(self) -> np.ndarray:
+        """The split's features (n, d): `features` itself when the split is every row, else a copy."""
+        return self.features if len(self.rows) == len(self.features) else self.features[self.rows]
+
+    def chunks(self, chunk_rows: int = 4096):
+        """The split's features (n, d) as consecutive copies of at most `chunk_rows` rows."""
+        for start in range(0, len(self.rows), chunk_rows):
+            yield self.features[self.rows[start : start + chunk_rows]]
+
 
 @dataclass
 class Prepared:
+    """The splits, the fitted preprocessing and the source table as loaded, except that `table.X`
+    now holds the network-ready features (the splits' `features`): it was standardised in place."""
+
     splits: dict[str, Split]
     preprocess: Preprocess
     table: Table
@@ -83,15 +101,11 @@ def _cut(order: np.ndarray, sizes: dict[str, int]) -> dict[str, np.ndarray]:
     }
 
 
-def _take_rows(array: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """array[index]; the array itself when the split is every row (split_rows sorts), not a copy."""
-    return array if len(index) == len(array) else array[index]
-
-
 def prepare(
     data_config, task: str, dtype, rng_data, rng_split, loss_given: bool = True, class_weight=None
 ) -> Prepared:
-    """Load the configured data, split it, fit the preprocessing and build network-ready splits.
+    """Load the configured data, split it, fit the preprocessing on the training rows, make every
+    row network-ready in place and give each split its row numbers.
     `loss_given`: the config names its loss (see preprocess.fit_preprocess)."""
     table = load_table(
         data_config.source,
@@ -115,15 +129,14 @@ def prepare(
         class_weight,
         getattr(data_config, "unknown", "error"),
     )
+    table.X = prep.transform(table.X, dtype, owned=True, categorical=table.categorical)
     splits = {name: make_split(table, prep, index, dtype) for name, index in rows.items()}
     return Prepared(splits, prep, table)
 
 
 def make_split(table: Table, prep: Preprocess, index: np.ndarray, dtype) -> Split:
-    """The network-ready rows `index` of a table: inputs, encoded targets, row weights."""
-    owned = len(index) < len(table.X)
-    categorical = {name: cells[index] for name, cells in table.categorical.items()}
-    X = prep.transform(_take_rows(table.X, index), dtype, owned, categorical)
-    Y = prep.encode(_take_rows(table.y, index), dtype, table.origin)
+    """The split of rows `index` of a table whose X is network-ready: an index view of the features,
+    the encoded targets and the rows' weights."""
+    Y = prep.encode(table.y[index], dtype, table.origin)
     samples = None if table.weights is None else table.weights[index]
-    return Split(X, Y, index, prep.row_weights(Y, samples, dtype))
+    return Split(table.X, index, Y, prep.row_weights(Y, samples, dtype))

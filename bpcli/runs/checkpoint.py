@@ -39,12 +39,16 @@ def data_fingerprint(experiment) -> str:
 
 
 def splits_fingerprint(splits: dict) -> str:
-    """The hash of `data_fingerprint` for splits by name (rebuilding a run's splits checks it too)."""
+    """The hash of `data_fingerprint` for splits by name (X and Y; X read a chunk of rows at a
+    time); rebuilding a run's splits checks it too."""
     digest = hashlib.sha256()
     for name, split in sorted(splits.items()):
-        for array in (split.X, split.Y):
-            digest.update(f"{name}{array.shape}{array.dtype}".encode())
-            digest.update(np.ascontiguousarray(array).data)
+        shape, dtype = (len(split), split.features.shape[1]), split.features.dtype
+        digest.update(f"{name}{shape}{dtype}".encode())
+        for chunk in split.chunks():
+            digest.update(np.ascontiguousarray(chunk).data)
+        digest.update(f"{name}{split.Y.shape}{split.Y.dtype}".encode())
+        digest.update(np.ascontiguousarray(split.Y).data)
     return digest.hexdigest()[:16]
 
 

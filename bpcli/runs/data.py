@@ -26,7 +26,7 @@ from bpcli.data.sources import (
     generator_options,
     shipped_path,
 )
-from bpcli.data.splits import Prepared, make_split
+from bpcli.data.splits import Prepared
 from bpcli.errors import DataError, RunError
 from bpcli.runs.checkpoint import splits_fingerprint
 from bpcli.training.experiment import prepare_data
@@ -84,8 +84,8 @@ def run_split(loaded, split: str) -> Labelled:
             else f"the run {loaded.path} has no train rows",
             "evaluate another split (--split) or other data (--data)",
         )
-    made = make_split(data.table, loaded.preprocess, rows, loaded.network.dtype)
-    return Labelled(made.X, made.Y, f"{split} split", made.weights)
+    chosen = data.splits[split]
+    return Labelled(chosen.X, chosen.Y, f"{split} split", chosen.weights)
 
 
 def _check_same_data(loaded, fresh: Preprocess) -> None:
