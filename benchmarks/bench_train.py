@@ -17,6 +17,7 @@ It also measures the peak RSS of a real `bpcli train` process on W1 data, and th
     python benchmarks/bench_train.py                 # everything, a readable table (~3-5 min)
     python benchmarks/bench_train.py --json          # one JSON object on stdout
     python benchmarks/bench_train.py --workloads W1 --epochs 3 --no-torch --skip memory,startup
+    python benchmarks/bench_train.py --smoke         # W1 on 256 rows, no torch: checks that it runs
 """
 
 from __future__ import annotations
@@ -324,6 +325,7 @@ def startup_times(runs: int = 5) -> dict:
         results[flag] = {
             "median_s": median,
             "min_s": min(times),
+            "runs": runs,
             "target_holds": median <= STARTUP_TARGET_S,
         }
     return results
@@ -402,7 +404,7 @@ def print_report(result: dict) -> None:
         )
     for flag, t in result.get("startup", {}).items():
         print(
-            f"bpcli {flag}: {t['median_s']:.3f} s (median of 5, best {t['min_s']:.3f} s); "
+            f"bpcli {flag}: {t['median_s']:.3f} s (median of {t['runs']}, best {t['min_s']:.3f} s); "
             f"target {STARTUP_TARGET_S} s  {'yes' if t['target_holds'] else 'NO'}"
         )
 
@@ -424,7 +426,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--settle", type=float, default=0.2, help="seconds of sleep before each timed epoch"
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="W1 on 256 rows, 3 epochs, no torch: checks that it runs",
+    )
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.workloads, args.samples, args.epochs, args.no_torch, args.settle = (
+            "W1",
+            256,
+            3,
+            True,
+            0,
+        )
     args.workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
     args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     if unknown := [w for w in args.workloads if w not in WORKLOADS]:
@@ -447,7 +462,7 @@ def main(argv=None) -> int:
             result["memory"] = peak_rss(folder, source, epochs=2)
         if "startup" not in args.skip:
             log("bpcli --version / --help")
-            result["startup"] = startup_times()
+            result["startup"] = startup_times(runs=1 if args.smoke else 5)
         if "speed" not in args.skip:
             result["workloads"] = [
                 bench_workload(source, w, args.epochs, not args.no_torch, args.settle)
