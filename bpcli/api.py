@@ -155,7 +155,7 @@ def predict_csv(
 ) -> int:
     """Predict the rows of a .csv (columns matched by name), .npy or .npz file, or of CSV on `stdin`
     when `source` is '-', and write CSV to `out` chunk by chunk; returns the row count."""
-    chunks = feature_chunks(str(source), stdin, run.preprocess, run.config.data.target)
+    chunks = feature_chunks(str(source), stdin, run.preprocess, run.config.data.target_column())
     return write_predictions(run, chunks, out, proba)
 
 

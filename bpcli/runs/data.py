@@ -121,7 +121,8 @@ def labelled_source(loaded, source: str) -> Labelled:
         column = header.index(prep.target_name)
         y = parse_targets([row[column] for row in rows], path, prep.target_name)
     elif Path(source).suffix.lower() in (".npz", ".npy"):
-        target = config.data.target if isinstance(config.data.target, int) else None
+        target = config.data.target_column()
+        target = target if isinstance(target, int) else None
         table = load_numpy(_existing(source), target)
         X, y = _check_width(table.X, prep, source), table.y
     else:

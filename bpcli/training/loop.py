@@ -34,9 +34,8 @@ class History:
 def learning_rate(config: Config, epoch: int) -> float:
     """The scheduled learning rate for a 0-based epoch."""
     opt, schedule = config.optimizer, config.optimizer.schedule
-    return SCHEDULES[schedule.name](
-        opt.lr, epoch, config.training.epochs, schedule.step_size, schedule.gamma, schedule.min_lr
-    )
+    settings = schedule.model_dump(exclude={"name"})
+    return SCHEDULES[schedule.name](opt.lr, epoch, config.training.epochs, **settings)
 
 
 class BatchLoader:
