@@ -310,12 +310,3 @@ def test_resuming_a_finished_run_does_nothing(tmp_path):
     assert result.exit_code == 0, result.output
     assert "nothing to resume" in flat(result.output)
     assert (run / "weights.npz").read_bytes() == before
-
-
-def test_resume_trains_longer_when_asked(tmp_path):
-    run = tmp_path / "r"
-    args = ["train", "configs/xor.yaml", "--out", str(run), "-q", "--set", "training.epochs=5"]
-    assert runner.invoke(app, args).exit_code == 0
-    result = runner.invoke(app, ["train", "--resume", str(run), "-q", "--set", "training.epochs=8"])
-    assert result.exit_code == 0, result.output
-    assert json.loads((run / "summary.json").read_text())["epochs_run"] == 8
