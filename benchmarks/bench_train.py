@@ -4,7 +4,8 @@
 For each workload (60000 x 784 random float32 samples, 10 classes, softmax cross-entropy, plain SGD):
   W1  784-256-128-10 relu, batch 128      W2  the same, batch 32      W3  784-1024-1024-10, batch 256
 it times seconds per epoch of
-  bpcli   `bpcli.train.setup` + `train_epoch` over a `BatchLoader`: the code path of `bpcli train`,
+  bpcli   `training.experiment.setup` + one `training.loop.EpochRunner` epoch: what `bpcli train`
+          runs per epoch (diagnostics on, as by default; also timed off),
           with the data read from an .npz file (no validation/test split, no standardisation);
   floor   only the GEMMs of forward and backward (Z = A·W, dW = Aᵀ·dZ, dA = dZ·Wᵀ) into
           preallocated buffers, on contiguous slices of the same data: nothing else;

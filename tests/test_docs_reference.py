@@ -62,3 +62,37 @@ def test_architecture_names_every_package_and_module():
 def test_a_missing_row_would_be_caught():
     assert "relu" in first_cells(section(MATH, "Activations"))
     assert "swish" not in first_cells(section(MATH, "Activations"))
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def links(path: Path) -> list[tuple[str, str]]:
+    """Relative links of a Markdown file: (target file, anchor) pairs; web links are left out."""
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.DOTALL)
+    found = re.findall(r"\]\(([^)\s]+)\)", text)
+    return [
+        tuple(link.split("#", 1)) if "#" in link else (link, "")
+        for link in found
+        if not re.match(r"[a-z]+:", link)
+    ]
+
+
+@pytest.mark.parametrize(
+    "path", [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))], ids=lambda p: p.name
+)
+def test_relative_links_reach_a_file_and_a_heading(path):
+    for target, anchor in links(path):
+        file = (path.parent / target).resolve() if target else path
+        assert file.is_file(), f"{path.name}: {target} does not exist"
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", file.read_text(encoding="utf-8"), re.MULTILINE)
+            assert anchor in {slug(h) for h in headings}, f"{path.name}: no heading #{anchor}"
+
+
+def test_slugs_are_githubs():
+    assert slug("`optimizer.schedule`") == "optimizerschedule"
+    assert slug("Checkpoints, resume and safety") == "checkpoints-resume-and-safety"

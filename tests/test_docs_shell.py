@@ -229,7 +229,7 @@ def test_every_example_is_a_block_that_runs():
 
 def test_a_failing_or_overwriting_example_would_be_caught(tmp_path, bin_dir):
     sandbox = Sandbox(tmp_path / "repo", bin_dir)
-    assert sandbox.execute("bpcli train no-such.yaml").code == 2
+    assert sandbox.execute("bpcli no-such-command").code == 2
     assert sandbox.execute("false | cat").code == 1  # pipefail
     sandbox.execute("echo changed >> configs/iris.yaml")
     assert sandbox.changed() == [str(Path("configs") / "iris.yaml")]
