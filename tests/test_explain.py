@@ -16,7 +16,7 @@ from bpcli.core.activations import ACTIVATIONS
 from bpcli.core.losses import LOSSES
 from bpcli.core.optimizers import OPTIMIZERS, Adam, AdamW
 from bpcli.core.schedules import SCHEDULES
-from bpcli.explanation import _number_latex, explain_path, render_markdown, render_text, shapes_text
+from bpcli.explanation import explain_path, render_markdown, render_text, shapes_text
 from bpcli.training.experiment import setup
 
 runner = CliRunner()
@@ -263,10 +263,10 @@ def test_markdown_has_latex_math_and_the_same_shapes():
     assert all(any(line.endswith(shape) for line in text_lines) for shape in shaped)
 
 
-def test_number_latex():
-    assert _number_latex(0.9) == "0.9"
-    assert _number_latex(1e-8) == "10^{-8}"
-    assert _number_latex(2.5e-5) == r"2.5 \times 10^{-5}"
+def test_markdown_writes_small_numbers_as_powers_of_ten():
+    explanation = explain_path(CONFIG_DIR / "xor.yaml", None, ["optimizer.lr=2.5e-5"])
+    settings = r"\alpha = 2.5 \times 10^{-5}, \beta_1 = 0.9, \beta_2 = 0.999, \varepsilon = 10^{-8}"
+    assert f"with ${settings}$" in render_markdown(explanation)
 
 
 # ---------------------------------------------------------------------------- run folders and errors
