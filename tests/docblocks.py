@@ -1,7 +1,8 @@
-"""The shell examples of README.md and docs/*.md, as the docs test and CI run them.
+"""The examples of README.md and docs/*.md, as the docs test and CI run them.
 
 A ```sh block runs as one bash script (`set -eo pipefail`); a ```console block runs each `$ ` line
-(a line ending in a backslash continues on the next) and shows what it prints. Blocks that install
+(a line ending in a backslash continues on the next) and shows what it prints; a ```python block
+runs as one script (`python -c`), so it imports what it uses. Blocks that install
 bpcli (`pip install` in README.md: the set-up commands) cannot run inside pytest: `.ci/run` runs
 them verbatim, in order, in a fresh virtual environment (`python tests/docblocks.py --ci` prints
 them). Standard library only: CI calls it before anything is installed.
@@ -16,7 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
-SHELL_KINDS = ("sh", "console")
+RUN_KINDS = ("sh", "console", "python")
+OPTIONAL_MODULES = ("matplotlib", "onnx", "onnxruntime", "ray", "optuna")
+IMPORT = re.compile(r"^\s*(?:import|from)\s+([\w., ]+?)(?:\s+import\b.*)?$", re.MULTILINE)
 PIP_INSTALL = re.compile(r"(^|&&|;)\s*(python3? -m )?pip install\b", re.MULTILINE)
 EXTRA_INSTALL = re.compile(
     r'^pip install (?:-e )?"(?:bpcli|\.)\[([\w,]+)\]"(?: [\w.-]+)*\s*(?:#.*)?$'
@@ -65,7 +68,7 @@ class Block:
         """What runs, with the output the block shows for it: a ```sh block is one script (and
         shows nothing); a ```console block is its `$ ` commands (a line ending in a backslash
         continues on the next), each with the lines below it up to the next command."""
-        if self.kind == "sh":
+        if self.kind in ("sh", "python"):
             return [(self.text, [])]
         steps: list[tuple[str, list[str]]] = []
         continued = False
@@ -87,7 +90,15 @@ class Block:
 
     def needs(self) -> list[str]:
         """The modules of optional extras that the block's commands need."""
-        found = [module for pattern, module in NEEDS if pattern.search(self.text)]
+        if self.kind == "python":
+            imported = {
+                name.split(" as ")[0].split(".")[0].strip()
+                for line in IMPORT.findall(self.text)
+                for name in line.split(",")
+            }
+            found = [module for module in OPTIONAL_MODULES if module in imported]
+        else:
+            found = [module for pattern, module in NEEDS if pattern.search(self.text)]
         return sorted({*found, *self.marked})
 
 
@@ -109,14 +120,17 @@ def blocks(path: Path, root: Path = ROOT) -> list[Block]:
     return found
 
 
-def shell_blocks(root: Path = ROOT) -> list[Block]:
-    return [b for path in doc_files(root) for b in blocks(path, root) if b.kind in SHELL_KINDS]
+def runnable_blocks(root: Path = ROOT) -> list[Block]:
+    """The blocks the docs test runs (or skips with a reason): sh, console and python."""
+    return [b for path in doc_files(root) for b in blocks(path, root) if b.kind in RUN_KINDS]
 
 
 def ci_blocks(root: Path = ROOT) -> list[Block]:
     """The README's blocks that install bpcli: run by .ci/run, not by the test suite."""
     return [
-        b for b in shell_blocks(root) if b.doc == "README.md" and b.installs and b.extras() is None
+        b
+        for b in runnable_blocks(root)
+        if b.doc == "README.md" and b.installs and b.extras() is None
     ]
 
 

@@ -1,4 +1,5 @@
-"""Every ```sh and ```console block of README.md and docs/*.md runs verbatim, in order, per file.
+"""Every ```sh, ```console and ```python block of README.md and docs/*.md runs verbatim, in order,
+per file.
 
 Each file's blocks run in a fresh copy of the repository (so `runs/` and any file an example writes
 land there, and no tracked file may change), with this environment's `bpcli` and `python` first on
@@ -6,7 +7,7 @@ PATH. A console block's command must exit 0, or non-zero when the block shows an
 `error:`/`warning:` messages it shows (with their indented continuation lines) must be what bpcli
 prints. Blocks that need an absent optional extra are skipped with the reason; the README's set-up
 commands (`pip install ...`) are run by `.ci/run` instead, and a test checks that they are exactly
-the blocks left to it. docs/api.md's Python example runs too.
+the blocks left to it. A few tests then check what the examples printed or wrote.
 """
 
 from __future__ import annotations
@@ -24,7 +25,16 @@ from pathlib import Path
 
 import pytest
 import tomllib
-from docblocks import ROOT, Block, blocks, ci_blocks, ci_commands, doc_files, shell_blocks
+from docblocks import (
+    ROOT,
+    RUN_KINDS,
+    Block,
+    blocks,
+    ci_blocks,
+    ci_commands,
+    doc_files,
+    runnable_blocks,
+)
 from helpers import flat
 
 CACHES = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis")
@@ -87,12 +97,20 @@ class Sandbox:
     def run(self, block: Block) -> list[Outcome]:
         """Run a block once (later calls return the first result)."""
         if block.id not in self.outcomes:
-            self.outcomes[block.id] = [self.execute(command) for command, _ in block.steps()]
+            python = block.kind == "python"
+            steps = block.steps()
+            self.outcomes[block.id] = [self.execute(command, python) for command, _ in steps]
         return self.outcomes[block.id]
 
-    def execute(self, command: str) -> Outcome:
+    def execute(self, command: str, python: bool = False) -> Outcome:
+        """Run a shell command (bash, pipefail) or a Python script in the copy."""
+        args = (
+            [sys.executable, "-c", command]
+            if python
+            else ["bash", "-c", f"set -eo pipefail\n{command}"]
+        )
         done = subprocess.run(
-            ["bash", "-c", f"set -eo pipefail\n{command}"],
+            args,
             cwd=self.folder,
             env=self.env,
             capture_output=True,
@@ -142,7 +160,7 @@ def run_through(sandboxes, block: Block) -> list[Outcome]:
     """Run the blocks of the block's file before it (those that can run), then the block."""
     sandbox = sandboxes(block.doc)
     for earlier in blocks(ROOT / block.doc):
-        if earlier.kind in ("sh", "console") and skip_reason(earlier) is None:
+        if earlier.kind in RUN_KINDS and skip_reason(earlier) is None:
             outcomes = sandbox.run(earlier)
         if earlier.id == block.id:
             return outcomes
@@ -164,10 +182,10 @@ def shown_messages(shown: list[str]) -> list[str]:
     return messages
 
 
-SHELL_BLOCKS = shell_blocks()
+RUN_BLOCKS = runnable_blocks()
 
 
-@pytest.mark.parametrize("block", SHELL_BLOCKS, ids=lambda b: b.id)
+@pytest.mark.parametrize("block", RUN_BLOCKS, ids=lambda b: b.id)
 def test_block_runs_verbatim(block, sandboxes):
     reason = skip_reason(block)
     if reason:
@@ -189,7 +207,7 @@ def test_block_runs_verbatim(block, sandboxes):
 
 def test_only_the_readme_setup_is_left_to_ci():
     """Exactly the README's set-up block installs bpcli; .ci/run runs its commands verbatim."""
-    delegated = [b for b in SHELL_BLOCKS if skip_reason(b) and b.installs]
+    delegated = [b for b in RUN_BLOCKS if skip_reason(b) and b.installs]
     assert delegated == ci_blocks() and len(delegated) == 1, [b.id for b in delegated]
     assert [line.split("#")[0].strip() for line in ci_commands()] == README_SETUP
     script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
@@ -208,7 +226,7 @@ def test_install_lines_elsewhere_name_real_extras():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"
     ]
-    for block in SHELL_BLOCKS:
+    for block in RUN_BLOCKS:
         if block.installs and block not in ci_blocks():
             named = block.extras()
             assert named is not None, f"{block.id}: only the README's set-up may install bpcli"
@@ -220,7 +238,7 @@ def test_every_example_is_a_block_that_runs():
     for path in doc_files():
         text = path.read_text(encoding="utf-8")
         for block in blocks(path):
-            if block.kind not in ("sh", "console", "python", "yaml", "text", "csv", "json"):
+            if block.kind not in (*RUN_KINDS, "yaml", "text", "csv", "json"):
                 assert not SHELL_LIKE.search(block.text), f"{block.id}: mark it ```sh or ```console"
         indented = re.findall(r"\n\n((?:    .*\n)+)", re.sub(r"```.*?```", "", text, flags=re.S))
         for code in indented:
@@ -248,21 +266,8 @@ def test_console_steps_and_needs():
 # ---------------------------------------------------------------------------- what the examples do
 
 
-def readme_block(sandboxes, section: str, containing: str) -> tuple[Sandbox, list[Outcome]]:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = readme.index(f"\n## {section}")
-    end = readme.find("\n## ", start + 1)
-    first, last = readme.count("\n", 0, start) + 1, readme.count("\n", 0, end) + 1
-    (block,) = [
-        b
-        for b in blocks(ROOT / "README.md")
-        if first <= b.line <= last and containing in b.text and b.kind == "sh"
-    ]
-    return sandboxes("README.md"), run_through(sandboxes, block)
-
-
 def test_readme_pipeline_gates_and_predicts_the_three_species(sandboxes):
-    sandbox, (outcome,) = readme_block(sandboxes, "Scripting", "bpcli predict")
+    sandbox, outcome = doc_block(sandboxes, "README.md", "sh", 'bpcli predict "$run"')
     assert outcome.code == 0, outcome.stderr
     assert outcome.stdout.split() == ["setosa", "versicolor", "virginica"]
     report = json.loads((sandbox.folder / "eval.json").read_text())
@@ -271,18 +276,35 @@ def test_readme_pipeline_gates_and_predicts_the_three_species(sandboxes):
     assert header == "prediction,proba_setosa,proba_versicolor,proba_virginica"
 
 
+def doc_block(sandboxes, doc: str, kind: str, containing: str) -> tuple[Sandbox, Outcome]:
+    """Run a file's blocks up to the one of `kind` that contains `containing`; its last outcome."""
+    (block,) = [b for b in blocks(ROOT / doc) if b.kind == kind and containing in b.text]
+    reason = skip_reason(block)
+    if reason:
+        pytest.skip(reason)
+    return sandboxes(doc), run_through(sandboxes, block)[-1]
+
+
 def test_api_doc_example_trains_predicts_and_evaluates(sandboxes):
-    """docs/api.md's Python blocks, run in order as one script in a copy of the repository."""
-    sandbox = sandboxes("docs/api.md")
-    code = "\n".join(b.text for b in blocks(ROOT / "docs" / "api.md") if b.kind == "python")
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=sandbox.folder,
-        env=sandbox.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "['setosa' 'virginica']" in done.stdout
-    assert re.search(r"test accuracy 0\.9\d", done.stdout), done.stdout
+    _, outcome = doc_block(sandboxes, "docs/api.md", "python", "run.evaluate")
+    assert outcome.code == 0, outcome.stderr
+    lines = outcome.stdout.splitlines()
+    assert lines[0] == "runs/iris-api classification 60 epochs"
+    assert lines[1] == "['setosa' 'virginica']"
+    assert re.fullmatch(r"test accuracy 0\.9\d", lines[-1]), lines
+
+
+def test_api_doc_errors_example_prints_the_message(sandboxes):
+    _, outcome = doc_block(sandboxes, "docs/api.md", "python", "except ConfigError")
+    assert outcome.stdout.startswith("optimizer.momentum (--set): not a setting of adam;")
+
+
+def test_readme_onnx_example_prints_the_labels(sandboxes):
+    _, outcome = doc_block(sandboxes, "README.md", "python", "onnxruntime.InferenceSession")
+    assert outcome.stdout.startswith("['setosa' 'virginica']"), outcome.stdout
+
+
+def test_export_doc_check_prints_the_model_path(sandboxes):
+    """docs/export.md (and the README's export section, tested above) run with onnx installed."""
+    _, outcome = doc_block(sandboxes, "docs/export.md", "console", "bpcli export runs/iris --check")
+    assert outcome.stdout == "runs/iris/model.onnx\n"

@@ -11,7 +11,14 @@ import numpy as np
 
 from bpcli.data.files import features_from_cells, load_numpy, parse_targets, read_csv_rows
 from bpcli.data.preprocess import Preprocess
-from bpcli.data.sources import BUILTIN, GENERATORS, SHIPPED, generate, generator_options, shipped_path
+from bpcli.data.sources import (
+    BUILTIN,
+    GENERATORS,
+    SHIPPED,
+    generate,
+    generator_options,
+    shipped_path,
+)
 from bpcli.data.splits import Prepared
 from bpcli.errors import DataError, RunError
 from bpcli.training.experiment import prepare_data
