@@ -299,7 +299,9 @@ def test_api_doc_errors_example_prints_the_message(sandboxes):
     assert outcome.stdout.startswith("optimizer.momentum (--set): not a setting of adam;")
 
 
-def test_readme_onnx_example_prints_the_labels(sandboxes):
+def test_readme_onnx_example_is_five_lines_that_print_the_labels(sandboxes):
+    (block,) = [b for b in blocks(ROOT / "README.md") if "onnxruntime.InferenceSession" in b.text]
+    assert len([line for line in block.text.splitlines() if line.strip()]) <= 5  # lines of code
     _, outcome = doc_block(sandboxes, "README.md", "python", "onnxruntime.InferenceSession")
     assert outcome.stdout.startswith("['setosa' 'virginica']"), outcome.stdout
 
