@@ -120,10 +120,17 @@ class Sandbox:
         return Outcome(done.returncode, done.stdout, done.stderr)
 
 
+LEFT_TO_CI = "installs bpcli: .ci/run runs the README's set-up commands verbatim"
+
+
 def skip_reason(block: Block) -> str | None:
     """Why a block cannot run here, or None."""
+    if block in ci_blocks():
+        return LEFT_TO_CI
+    if block.installs and block.extras() is not None:
+        return f"installs {block.extras()}: checked against pyproject.toml's extras, not run"
     if block.installs:
-        return "installs bpcli: .ci/run runs the README's set-up commands verbatim"
+        pytest.fail(f"{block.id}: only the README's set-up may install bpcli; name extras in prose")
     missing = [m for m in block.needs() if importlib.util.find_spec(m) is None]
     if missing:
         return f"needs {', '.join(missing)} (an optional extra) which is not installed"
@@ -207,7 +214,7 @@ def test_block_runs_verbatim(block, sandboxes):
 
 def test_only_the_readme_setup_is_left_to_ci():
     """Exactly the README's set-up block installs bpcli; .ci/run runs its commands verbatim."""
-    delegated = [b for b in RUN_BLOCKS if skip_reason(b) and b.installs]
+    delegated = [b for b in RUN_BLOCKS if skip_reason(b) == LEFT_TO_CI]
     assert delegated == ci_blocks() and len(delegated) == 1, [b.id for b in delegated]
     assert [line.split("#")[0].strip() for line in ci_commands()] == README_SETUP
     script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
@@ -261,9 +268,26 @@ def test_console_steps_and_needs():
     assert block.needs() == ["matplotlib"]
     assert Block("x.md", 1, "sh", 'pip install "bpcli[plot]"\n').extras() == ["plot"]
     assert Block("x.md", 1, "sh", "pip install . && pytest\n").extras() is None
+    extra = Block("docs/x.md", 1, "sh", 'pip install "bpcli[plot]"\n')
+    assert skip_reason(extra).startswith("installs ['plot']: checked against pyproject")
+    with pytest.raises(pytest.fail.Exception, match="only the README's set-up"):
+        skip_reason(Block("docs/x.md", 1, "sh", "pip install . && bpcli --help\n"))
+    onnx = Block(
+        "x.md", 1, "python", "import numpy as np, onnxruntime\nfrom matplotlib import pyplot\n"
+    )
+    assert onnx.needs() == ["matplotlib", "onnxruntime"]
 
 
 # ---------------------------------------------------------------------------- what the examples do
+
+
+def doc_block(sandboxes, doc: str, kind: str, containing: str) -> tuple[Sandbox, Outcome]:
+    """Run a file's blocks up to the one of `kind` that contains `containing`; its last outcome."""
+    (block,) = [b for b in blocks(ROOT / doc) if b.kind == kind and containing in b.text]
+    reason = skip_reason(block)
+    if reason:
+        pytest.skip(reason)
+    return sandboxes(doc), run_through(sandboxes, block)[-1]
 
 
 def test_readme_pipeline_gates_and_predicts_the_three_species(sandboxes):
@@ -274,15 +298,6 @@ def test_readme_pipeline_gates_and_predicts_the_three_species(sandboxes):
     assert report["passed"] is True and report["metrics"]["accuracy"] >= 0.85
     header = (sandbox.folder / "predictions.csv").read_text().splitlines()[0]
     assert header == "prediction,proba_setosa,proba_versicolor,proba_virginica"
-
-
-def doc_block(sandboxes, doc: str, kind: str, containing: str) -> tuple[Sandbox, Outcome]:
-    """Run a file's blocks up to the one of `kind` that contains `containing`; its last outcome."""
-    (block,) = [b for b in blocks(ROOT / doc) if b.kind == kind and containing in b.text]
-    reason = skip_reason(block)
-    if reason:
-        pytest.skip(reason)
-    return sandboxes(doc), run_through(sandboxes, block)[-1]
 
 
 def test_api_doc_example_trains_predicts_and_evaluates(sandboxes):
