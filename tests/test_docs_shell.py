@@ -45,6 +45,7 @@ README_SETUP = [
 ]
 MESSAGE = re.compile(r"^(error|warning): ")
 SHELL_LIKE = re.compile(r"^(\$ )?(bpcli|python3?) ", re.MULTILINE)
+UNQUOTED = re.compile(r"--set[ =][\w.]+=[\[{]")  # zsh expands [..] and {..}: quote the value
 
 
 def ignored(folder: str, names: list[str]) -> set[str]:
@@ -241,10 +242,13 @@ def test_install_lines_elsewhere_name_real_extras():
 
 
 def test_every_example_is_a_block_that_runs():
-    """Shell examples outside ```sh/```console fences would escape this test: there are none."""
+    """Shell examples outside ```sh/```console fences would escape this test: there are none. And
+    `--set` values with brackets or braces are quoted (zsh would expand them)."""
     for path in doc_files():
         text = path.read_text(encoding="utf-8")
         for block in blocks(path):
+            if block.kind in ("sh", "console"):
+                assert not UNQUOTED.search(block.text), f"{block.id}: quote --set values for zsh"
             if block.kind not in (*RUN_KINDS, "yaml", "text", "csv", "json"):
                 assert not SHELL_LIKE.search(block.text), f"{block.id}: mark it ```sh or ```console"
         indented = re.findall(r"\n\n((?:    .*\n)+)", re.sub(r"```.*?```", "", text, flags=re.S))
@@ -258,6 +262,8 @@ def test_a_failing_or_overwriting_example_would_be_caught(tmp_path, bin_dir):
     assert sandbox.execute("false | cat").code == 1  # pipefail
     sandbox.execute("echo changed >> configs/iris.yaml")
     assert sandbox.changed() == [str(Path("configs") / "iris.yaml")]
+    assert UNQUOTED.search("bpcli train c.yaml --set model.hidden=[8]")
+    assert not UNQUOTED.search("bpcli train c.yaml --set model.hidden='[8]'")
     shown = ["error: invalid config:", "  model.hidden (--set): bad", "...", "runs/x", "  x"]
     assert shown_messages(shown) == ["error: invalid config:   model.hidden (--set): bad"]
 
