@@ -25,6 +25,7 @@ from bpcli.explanation import Explanation, explain_path
 from bpcli.onnx_check import require_onnxruntime
 from bpcli.onnx_export import Exported, export_run, require_onnx
 from bpcli.runs import session
+from bpcli.runs.folder import CURVES
 from bpcli.runs.predict import feature_chunks, target_position, write_predictions
 from bpcli.runs.report import build_report
 from bpcli.runs.resolve import config_or_run
@@ -203,9 +204,7 @@ def inspect(path: str | Path) -> dict:
     return build_report(path)
 
 
-def plot_curves(
-    run_dirs: list[str | Path], metric: str = "loss", out: str | Path = "curves.png"
-) -> Path:
+def plot_curves(run_dirs: list[str | Path], metric: str = "loss", out: str | Path = CURVES) -> Path:
     """Learning curves (train solid, validation dashed) of one or more runs; needs bpcli[plot]."""
     from bpcli.plots import learning_curves
 
