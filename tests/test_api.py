@@ -25,7 +25,7 @@ def iris(tmp_path_factory):
 
 
 def test_train_returns_the_saved_run(iris):
-    assert iris.path.is_dir() and iris.task == "classification"
+    assert iris.task == "classification" and iris.name == "iris"
     assert iris.summary["epochs_run"] == 30 and len(iris.history) == 30
     assert iris.summary["metrics"]["test"]["accuracy"] > 0.9
 

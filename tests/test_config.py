@@ -103,12 +103,6 @@ def test_duplicate_keys_are_errors(write_config):
     assert "duplicate key 'data.source'" in message and "line 3" in message
 
 
-def test_alias_bomb_is_refused_quickly(write_config):
-    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
-    assert "alias" in error_of(write_config("\n".join(lines) + "\n"))
-
-
 def test_set_overrides_any_key_with_yaml_values(write_config, small_config):
     path = write_config(small_config())
     config = load_config(

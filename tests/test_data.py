@@ -149,11 +149,6 @@ def test_standardisation_uses_training_statistics_only():
     assert abs(data.splits["test"].X.mean()) > 1e-6
 
 
-def test_float32_stays_float32():
-    data = prepare(data_config(source="digits"), "classification", np.float32, rng(), rng(1))
-    assert all(split.X.dtype == np.float32 for split in data.splits.values())
-
-
 def test_regression_with_empty_splits():
     config = data_config(source="linear", n_samples=20, validation_split=0, test_split=0)
     data = prepare(config, "regression", np.float32, rng(), rng(1))

@@ -334,7 +334,9 @@ def test_readme_links_the_guide_and_shows_real_explain_output():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Learn backpropagation") :]
     assert "(docs/backprop.md)" in section
-    excerpt = re.search(r"```\n\$ bpcli explain configs/xor.yaml\n(.*?)```", section, re.DOTALL)
+    excerpt = re.search(
+        r"```console\n\$ bpcli explain configs/xor.yaml\n(.*?)```", section, re.DOTALL
+    )
     actual = render_text(explain_path(ROOT / "configs" / "xor.yaml"))
     lines = [line for line in excerpt.group(1).splitlines() if line != "..."]
     assert len(lines) > 10

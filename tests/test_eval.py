@@ -198,6 +198,7 @@ def test_bars_unit():
     assert parse_bars(["accuracy=0.9", " loss = 0.5"]) == [Bar("accuracy", 0.9), Bar("loss", 0.5)]
     assert missed_bars([Bar("accuracy", 0.9)], {"accuracy": 0.9}) == []
     assert missed_bars([Bar("mae", 1.0)], {"mae": 1.5}) == ["mae 1.5 is above the maximum 1"]
-    assert missed_bars([Bar("r2", 0.0)], {"r2": float("nan")})  # NaN never meets a bar
+    nan = {"r2": float("nan")}  # NaN never meets a bar
+    assert missed_bars([Bar("r2", 0.0)], nan) == ["r2 nan is below the minimum 0"]
     with pytest.raises(DataError):
         parse_bars(["accuracy=nan"])

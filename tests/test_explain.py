@@ -16,7 +16,7 @@ from bpcli.core.activations import ACTIVATIONS
 from bpcli.core.losses import LOSSES
 from bpcli.core.optimizers import OPTIMIZERS, Adam, AdamW
 from bpcli.core.schedules import SCHEDULES
-from bpcli.explanation import _number_latex, explain_path, render_markdown, render_text, shapes_text
+from bpcli.explanation import explain_path, render_markdown, render_text, shapes_text
 from bpcli.training.experiment import setup
 
 runner = CliRunner()
@@ -95,20 +95,45 @@ def real_shapes(config_path, overrides, rows) -> dict[str, tuple[int, ...]]:
 # ---------------------------------------------------------------------------- registries
 
 
+def balanced(latex: str) -> bool:
+    """Whether the braces of a LaTeX formula pair up (and it is not wrapped in $ signs)."""
+    depth = 0
+    for char in latex:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0 and "$" not in latex
+
+
+def test_balanced_catches_broken_latex():
+    assert balanced(r"\frac{1}{2}") and not balanced(r"\frac{1}{2")
+    assert not balanced("}{") and not balanced("$x$")
+
+
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_every_activation_has_its_formulas(name):
     activation = ACTIVATIONS[name]
-    for text in (activation.formula, activation.derivative):
-        assert text.strip(), name
-    for text in (activation.formula_latex, activation.derivative_latex):
-        assert text.strip() and "$" not in text, name
+    per_row = name == "softmax"  # softmax's derivative is the vector-Jacobian product over a row
+    value, slope = ("f(z)_i = ", "dZ_i = ") if per_row else ("f(z) = ", "f'(z) = ")
+    for text in (activation.formula, activation.formula_latex):
+        assert text.startswith(value) and "z" in text[len(value) :], text
+    for text in (activation.derivative, activation.derivative_latex):
+        assert text.startswith(slope) and len(text) > len(slope), text
+    assert balanced(activation.formula_latex) and balanced(activation.derivative_latex)
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_every_loss_has_its_formulas(name):
+    """A fused loss (softmax/sigmoid output) gives dL/dz; the others dL/dŷ, then the chain rule."""
     loss = LOSSES[name]
-    assert loss.formula.strip() and loss.gradient.strip()
-    assert loss.formula_latex.strip() and loss.gradient_latex.strip()
+    fused = loss.output_activation is not None
+    assert loss.formula.startswith("L = ") and loss.formula_latex.startswith("L = ")
+    assert loss.gradient.startswith("dL/dz = " if fused else "dL/dŷ = ")
+    partial = (
+        r"\frac{\partial L}{\partial Z} = " if fused else r"\frac{\partial L}{\partial \hat Y} = "
+    )
+    assert loss.gradient_latex.startswith(partial)
+    assert balanced(loss.formula_latex) and balanced(loss.gradient_latex)
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
@@ -243,10 +268,10 @@ def test_markdown_has_latex_math_and_the_same_shapes():
     assert all(any(line.endswith(shape) for line in text_lines) for shape in shaped)
 
 
-def test_number_latex():
-    assert _number_latex(0.9) == "0.9"
-    assert _number_latex(1e-8) == "10^{-8}"
-    assert _number_latex(2.5e-5) == r"2.5 \times 10^{-5}"
+def test_markdown_writes_small_numbers_as_powers_of_ten():
+    explanation = explain_path(CONFIG_DIR / "xor.yaml", None, ["optimizer.lr=2.5e-5"])
+    settings = r"\alpha = 2.5 \times 10^{-5}, \beta_1 = 0.9, \beta_2 = 0.999, \varepsilon = 10^{-8}"
+    assert f"with ${settings}$" in render_markdown(explanation)
 
 
 # ---------------------------------------------------------------------------- run folders and errors

@@ -5,17 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import re
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from helpers import CONFIGS, ROOT, flat, runner, train
+from helpers import CONFIGS, flat, runner, train
 
 import bpcli
 from bpcli.commands import app
@@ -451,59 +448,3 @@ def test_check_without_onnxruntime_says_what_to_install(iris_run, monkeypatch, t
     assert result.exit_code == 2
     assert "--check needs onnxruntime: pip install onnxruntime" in flat(result.output)
     assert not (tmp_path / "m.onnx").exists()
-
-
-# ---------------------------------------------------------------------------- docs
-
-
-def blocks(text: str, language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)
-
-
-def readme_section() -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = readme.index("## Export to ONNX")
-    return readme[start : readme.index("\n## ", start + 1)]
-
-
-def run_shell_blocks(text: str, cwd: Path) -> list[str]:
-    """Run every ```sh block, and the $ lines of every ```console block, with bash -e in `cwd`
-    (which has configs/ as the repository root has), in the order they appear."""
-    outputs = []
-    for language, block in re.findall(r"```(sh|console)\n(.*?)```", text, flags=re.DOTALL):
-        if language == "console":
-            block = "\n".join(line[2:] for line in block.splitlines() if line.startswith("$ "))
-        done = subprocess.run(["bash", "-e", "-c", block], cwd=cwd, capture_output=True, text=True)
-        assert done.returncode == 0, (block, done.stderr)
-        outputs.append(done.stdout)
-    return outputs
-
-
-@pytest.fixture
-def repo_like(tmp_path, monkeypatch):
-    """A working folder with the repository's configs/ (so docs run verbatim without writing
-    into the repository), and the bpcli of this interpreter first on PATH."""
-    (tmp_path / "configs").symlink_to(CONFIGS)
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def test_readme_section_runs_and_its_python_prints_labels(ort, repo_like, capsys):
-    section = readme_section()
-    run_shell_blocks(section, repo_like)
-    (python,) = blocks(section, "python")
-    assert len([line for line in python.splitlines() if line.strip()]) <= 5  # lines of code
-    namespace: dict = {}
-    exec(python, namespace)
-    labels = namespace["labels"]
-    assert list(labels) == ["setosa", "virginica"]
-    assert capsys.readouterr().out.strip()
-
-
-def test_docs_page_runs(ort, repo_like):
-    text = (ROOT / "docs" / "export.md").read_text(encoding="utf-8")
-    outputs = run_shell_blocks(text, repo_like)
-    assert any(line.endswith("model.onnx") for out in outputs for line in out.splitlines())
-    for python in blocks(text, "python"):
-        exec(python, {})

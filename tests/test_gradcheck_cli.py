@@ -184,3 +184,4 @@ def test_bad_targets_exit_2(tmp_path):
         app, ["gradcheck", str(ROOT / "configs" / "xor.yaml"), "--set", "model.activation=nope"]
     )
     assert result.exit_code == 2, result.output
+    assert "model.activation (--set): unknown activation 'nope'" in flat(result.stderr)

@@ -40,7 +40,7 @@ def test_backprop_matches_central_differences(activation, loss_name):
     results = check_gradients(net, X, Y, loss, weight_decay=0.01, eps=1e-6, tol=1e-6)
     assert [r.name for r in results] == ["W1", "b1", "W2", "b2", "W3", "b3"]
     for result in results:
-        assert result.checked > 0
+        assert result.checked == np.prod(result.shape) and result.skipped == 0  # smooth here
         assert result.passed, (result.name, result.max_rel_error, result.worst_index)
         assert result.max_rel_error < 1e-6
 

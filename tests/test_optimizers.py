@@ -110,7 +110,3 @@ def test_an_optimizer_refuses_a_setting_it_does_not_have():
     assert OPTIMIZERS["adam"](beta1=0.5).beta1 == 0.5
     with pytest.raises(TypeError, match="sgd has no setting 'momentum'"):
         OPTIMIZERS["sgd"](momentum=0.5)
-
-
-def test_every_optimizer_documents_its_rule():
-    assert all(cls.rule for cls in OPTIMIZERS.values())

@@ -44,46 +44,6 @@ def test_weights_reload_without_pickle(write_config, small_config, tmp_path):
         assert archive["W1"].shape == (2, 8) and archive["W1"].dtype == np.float32
 
 
-def test_same_seed_gives_bitwise_identical_weights(write_config, small_config, tmp_path):
-    config = write_config(small_config(training={"epochs": 3, "shuffle": True}))
-    train(config, tmp_path / "a")
-    train(config, tmp_path / "b")
-    first, second = (
-        load_weights(tmp_path / "a/weights.npz"),
-        load_weights(tmp_path / "b/weights.npz"),
-    )
-    for name in first:
-        assert first[name].tobytes() == second[name].tobytes()
-    assert (tmp_path / "a/metrics.csv").read_text().split("seconds")[0] == (
-        tmp_path / "b/metrics.csv"
-    ).read_text().split("seconds")[0]
-
-
-def test_a_different_seed_gives_different_weights(write_config, small_config, tmp_path):
-    train(write_config(small_config()), tmp_path / "a")
-    train(write_config(small_config(seed=1)), tmp_path / "b")
-    assert not np.array_equal(
-        load_weights(tmp_path / "a/weights.npz")["W1"],
-        load_weights(tmp_path / "b/weights.npz")["W1"],
-    )
-
-
-def test_loaded_run_predicts_like_the_trained_network(write_config, small_config, tmp_path):
-    train(write_config(small_config()), tmp_path / "run")
-    run = Run.load(tmp_path / "run")
-    summary = json.loads((tmp_path / "run/summary.json").read_text())
-    assert run.network.widths == [2, 8, 2]
-    assert run.preprocess.classes == [0, 1]
-    assert run.summary == summary
-
-
-def test_pickled_weights_are_refused(tmp_path):
-    np.save(tmp_path / "evil.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    os.replace(tmp_path / "evil.npy", tmp_path / "weights.npz")
-    with pytest.raises(RunError):
-        load_weights(tmp_path / "weights.npz")
-
-
 def test_truncated_weights_are_refused(write_config, small_config, tmp_path):
     train(write_config(small_config()), tmp_path / "run")
     weights = tmp_path / "run/weights.npz"

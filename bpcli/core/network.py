@@ -1,6 +1,6 @@
 r"""The multilayer perceptron: parameters W1, b1, …, WL, bL; forward pass (caches Z, A); backward pass.
 
-Notation (README): A0 = X (n, d). For layer l = 1..L with W_l (fan_in, fan_out) and b_l (fan_out,):
+Notation (docs/math.md): A0 = X (n, d). For layer l = 1..L with W_l (fan_in, fan_out) and b_l (fan_out,):
     Z_l = A_{l-1}·W_l + b_l,   A_l = f_l(Z_l),   Ŷ = A_L.
 Backward, from dZ_L given by the loss:
     dW_l = A_{l-1}ᵀ·dZ_l,   db_l = Σ_rows dZ_l,   dA_{l-1} = dZ_l·W_lᵀ,   dZ_{l-1} = dA_{l-1} ⊙ f'(Z_{l-1}).
