@@ -1,0 +1,1 @@
+"""Run folders: their files, checkpoints, saved runs and their data, and the training session."""
