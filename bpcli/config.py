@@ -69,6 +69,15 @@ class DataConfig(Section):
     noise: float | None = Field(None, ge=0, description="built-in generators: noise level")
     n_classes: int | None = Field(None, ge=2, description="blobs, spirals: number of classes")
     n_features: int | None = Field(None, ge=1, description="blobs, linear: number of features")
+    folds: int | None = Field(
+        None,
+        ge=2,
+        description="k-fold cross-validation: split the rows outside the test split into this many "
+        "folds; fold `data.fold` is the validation split (validation_split is then not used)",
+    )
+    fold: int | None = Field(
+        None, ge=0, description="with data.folds: which fold (0-based) is the validation split"
+    )
 
     @model_validator(mode="after")
     def _splits_leave_training_data(self):
@@ -76,6 +85,14 @@ class DataConfig(Section):
             raise ValueError(
                 "validation_split + test_split must be below 1 (nothing left to train)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _fold_of_folds(self):
+        if (self.folds is None) != (self.fold is None):
+            raise ValueError("data.folds and data.fold go together: give both or neither")
+        if self.folds is not None and self.fold >= self.folds:
+            raise ValueError(f"data.fold must be below data.folds ({self.folds}), got {self.fold}")
         return self
 
 
@@ -243,6 +260,17 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
     return f"{problem} (line {mark.line + 1})" if mark else problem
 
 
+def value_text(value) -> str:
+    """`value` as one line of YAML (flow style) that reads back as exactly `value`."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=10**9)
+    return text.removesuffix("\n").removesuffix("\n...")
+
+
+def override_text(key_path: str, value) -> str:
+    """The `key.path=value` assignment that `apply_override` reads back as exactly `value`."""
+    return f"{key_path}={value_text(value)}"
+
+
 def apply_override(document: dict, assignment: str) -> tuple[str, ...]:
     """Apply one `key.path=value` (value parsed as YAML) to the document, in place; returns the path."""
     key_path, sep, raw_value = assignment.partition("=")
@@ -273,11 +301,12 @@ def apply_override(document: dict, assignment: str) -> tuple[str, ...]:
 # ---------------------------------------------------------------------------- errors
 
 
-def _allowed_keys(loc: tuple) -> list[str]:
-    """The field names of the section at `loc` (for 'did you mean' on unknown keys)."""
-    model: Any = Config
+def allowed_keys(loc: tuple, model: Any = None) -> list[str]:
+    """The keys of the section at `loc` of `model` (default: Config), as written in YAML (a field's
+    alias where it has one), for 'did you mean' on unknown keys; [] where `loc` is not a section."""
+    model = model or Config
     for key in loc:
-        field = model.model_fields.get(key) if isinstance(key, str) else None
+        field = _fields(model).get(key) if isinstance(key, str) else None
         if field is None:
             return []
         annotation = field.annotation
@@ -287,20 +316,24 @@ def _allowed_keys(loc: tuple) -> list[str]:
         )
         if model is None:
             return []
-    return list(model.model_fields)
+    return list(_fields(model))
 
 
-def _locate(loc: tuple, locations: dict) -> str | None:
+def _fields(model: type[BaseModel]) -> dict:
+    return {field.alias or name: field for name, field in model.model_fields.items()}
+
+
+def locate(loc: tuple, locations: dict) -> str | None:
     """Where the innermost known key of `loc` was written: 'file, line N' or '--set'."""
     return next((locations[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in locations), None)
 
 
-def _describe(error: dict, locations: dict) -> str:
+def _describe(error: dict, locations: dict, model) -> str:
     loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
     path = ".".join(map(str, loc)) or "(top level)"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
+        allowed = allowed_keys(loc[:-1], model)
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         suggestion = f"did you mean '{close[0]}'? " if close else ""
         message = f"unknown key - {suggestion}allowed: {', '.join(allowed)}"
@@ -308,8 +341,18 @@ def _describe(error: dict, locations: dict) -> str:
         message = "required key is missing"
     elif "input" in error and error["type"] not in ("value_error", "model_type"):
         message = f"{message}, got {error['input']!r}"
-    where = _locate(loc, locations)
+    where = locate(loc, locations)
     return f"{path} ({where}): {message}" if where else f"{path}: {message}"
+
+
+def check_document(model: type[BaseModel], document: dict, locations: dict, what: str):
+    """`model` validated from `document`, or one ConfigError 'invalid <what>:' listing every problem
+    with its key path, where it was written (`locations`) and what is allowed."""
+    try:
+        return model.model_validate(document)
+    except ValidationError as error:
+        problems = [_describe(e, locations, model) for e in error.errors()]
+        raise ConfigError(f"invalid {what}:\n  " + "\n  ".join(problems)) from None
 
 
 def validate(document: dict, locations: dict | None = None) -> Config:
@@ -318,39 +361,47 @@ def validate(document: dict, locations: dict | None = None) -> Config:
     `locations` maps key paths to where they were written ('file, line N' or '--set').
     """
     locations = locations or {}
-    try:
-        config = Config.model_validate(document)
-    except ValidationError as error:
-        problems = [_describe(e, locations) for e in error.errors()]
-        raise ConfigError("invalid config:\n  " + "\n  ".join(problems)) from None
+    config = check_document(Config, document, locations, "config")
     try:
         config.resolve_output_activation()
     except ValueError as error:
-        where = _locate(("model", "output_activation"), locations) or _locate(("loss",), locations)
+        where = locate(("model", "output_activation"), locations) or locate(("loss",), locations)
         raise ConfigError(
             f"invalid config:\n  model.output_activation ({where}): {error}"
         ) from None
     return config
 
 
-def read_config(path: str | Path, overrides: list[str] = ()) -> tuple[dict, dict]:
-    """The YAML document with --set overrides applied, and where each key path was written."""
+def file_locations(path: Path, lines: dict) -> dict:
+    """Key path -> 'file, line N', for error messages."""
+    return {key: f"{path}, line {line}" for key, line in lines.items()}
+
+
+def read_config(
+    path: str | Path, overrides: list[str] = (), origins: dict[str, str] | None = None
+) -> tuple[dict, dict]:
+    """The YAML document with --set overrides applied, and where each key path was written:
+    'file, line N', or for an override its entry in `origins` (by key path), else '--set'."""
     path = Path(path)
     document, lines = read_yaml(path)
-    locations = {key: f"{path}, line {line}" for key, line in lines.items()}
+    locations = file_locations(path, lines)
     for assignment in overrides:
-        locations[apply_override(document, assignment)] = "--set"
+        keys = apply_override(document, assignment)
+        locations[keys] = (origins or {}).get(".".join(keys), "--set")
     return document, locations
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
-    """Read, override, resolve and validate a config file.
+def load_config(
+    path: str | Path, overrides: list[str] = (), origins: dict[str, str] | None = None
+) -> Config:
+    """Read, override, resolve and validate a config file (`origins`: see read_config).
 
     Resolution: `name` defaults to the file's stem; relative file paths in data.source and
     model.init_from are made absolute against the config file's folder.
     """
     path = Path(path)
-    return _resolve(validate(*read_config(path, overrides)), path.stem, path.resolve().parent)
+    document, locations = read_config(path, overrides, origins)
+    return _resolve(validate(document, locations), path.stem, path.resolve().parent)
 
 
 def config_from_dict(document: dict, overrides: list[str] = ()) -> Config:

@@ -27,3 +27,7 @@ class DataError(BpcliError):
 
 class RunError(BpcliError):
     """A run folder or weights file is missing, incomplete or corrupt."""
+
+
+class MissingExtra(BpcliError):
+    """An optional dependency is not installed (exit code 2)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bpcli.core.metrics import predicted_classes
-from bpcli.errors import BpcliError, RunError
+from bpcli.errors import BpcliError, MissingExtra, RunError
 from bpcli.runs.atomic import atomic_write
 from bpcli.runs.folder import RunFolder
 
@@ -22,10 +22,6 @@ FORMATS = ("png", "svg", "pdf")
 NOT_METRICS = ("epoch",)
 CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
 """Point colors per class; the regions use the same hues, lightened."""
-
-
-class MissingExtra(BpcliError):
-    """An optional dependency is not installed (exit code 2)."""
 
 
 def require_matplotlib() -> None:

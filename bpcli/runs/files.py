@@ -1,4 +1,5 @@
-"""The formats of a run's text files: metrics as CSV, documents as JSON, diagnostics rows as CSV.
+"""The formats of a run's text files: metrics as CSV, documents as JSON, diagnostics rows as CSV; a
+sweep's table of trials as CSV.
 
 Each writer returns text for an atomic write; each reader takes a path and turns any problem into a
 RunError naming the file. Which file holds what is runs/folder.py's business.
@@ -19,12 +20,7 @@ from bpcli.training.diagnostics import COLUMNS as DIAGNOSTICS_COLUMNS
 
 def metrics_csv(epochs: list[dict]) -> str:
     """One row per epoch, one column per key of the records (in first-seen order)."""
-    columns = list(dict.fromkeys(key for record in epochs for key in record))
-    stream = io.StringIO()
-    writer = csv.DictWriter(stream, columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(epochs)
-    return stream.getvalue()
+    return rows_csv(list(dict.fromkeys(key for record in epochs for key in record)), epochs)
 
 
 def read_metrics(path: Path) -> list[dict[str, str]]:
@@ -41,6 +37,24 @@ def read_metrics(path: Path) -> list[dict[str, str]]:
     if records and "epoch" not in records[0]:
         raise RunError(f"{path}: has no 'epoch' column")
     return records
+
+
+def rows_csv(columns: list[str], rows: list[dict]) -> str:
+    """A table as CSV: a header of `columns`, one line per row (missing cells empty)."""
+    stream = io.StringIO()
+    writer = csv.DictWriter(stream, columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return stream.getvalue()
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV table with a header (cells are strings)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as stream:
+            return list(csv.DictReader(stream))
+    except (csv.Error, ValueError, UnicodeDecodeError) as error:
+        raise RunError(f"{path}: not a readable CSV table ({error})") from None
 
 
 def json_text(document: dict) -> str:

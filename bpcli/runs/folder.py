@@ -1,4 +1,5 @@
-"""The run folder: the only module that knows its file names; every read and write of a run file.
+"""The run folder and the sweep folder: the only module that knows their file names; every read and
+write of their files.
 
     config.yaml       the resolved config              preprocess.json  feature/label preprocessing
     metrics.csv       one row per epoch                diagnostics.csv  gradient-flow rows (optional)
@@ -8,6 +9,9 @@
 Invariant: weights.npz and summary.json exist only once training finished; an interrupted or diverged
 run holds config.yaml, preprocess.json, metrics.csv and checkpoint.npz, from which it resumes. Every
 file is written atomically, weights are read without pickle.
+
+A sweep folder (`bpcli sweep`) holds sweep.yaml (the resolved spec), trials.csv (one row per trial),
+summary.json (the best point, counts by status) and trials/<id>/, one run folder per trial.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ CHECKPOINT = "checkpoint.npz"
 WEIGHTS = "weights.npz"
 SUMMARY = "summary.json"
 RUN_FILES = (CONFIG, PREPROCESS, METRICS, DIAGNOSTICS, CHECKPOINT, WEIGHTS, SUMMARY)
+SWEEP_SPEC = "sweep.yaml"
+TRIALS = "trials.csv"
+TRIAL_DIRS = "trials"
 
 
 def new_run_dir(output_dir: str | Path, name: str, out: str | Path | None, force: bool) -> Path:
@@ -73,6 +80,10 @@ class RunFolder:
         return self.path / CHECKPOINT
 
     @property
+    def has_config(self) -> bool:
+        return (self.path / CONFIG).is_file()
+
+    @property
     def finished(self) -> bool:
         """True once training completed here (the final weights and summary are written)."""
         return (self.path / SUMMARY).is_file()
@@ -86,7 +97,7 @@ class RunFolder:
                 f"{self.path} is a file, not a run folder",
                 "pass a folder written by bpcli train",
             )
-        if not (self.path / CONFIG).is_file():
+        if not self.has_config:
             raise RunError(
                 f"{self.path} is not a run folder (it has no {CONFIG})",
                 "pass a folder written by bpcli train",
@@ -156,6 +167,21 @@ class RunFolder:
         """(TrainingState, metadata) of the run's checkpoint, format-checked."""
         return checkpoint.load(self.checkpoint)
 
+    def read_files(self) -> dict[str, bytes]:
+        """Every run file here, by name (to ship the run to another machine)."""
+        files = [self.path / name for name in RUN_FILES]
+        return {path.name: path.read_bytes() for path in files if path.is_file()}
+
+    def replace_files(self, contents: dict[str, bytes]) -> None:
+        """Make this folder hold exactly these run files (shipped back from another machine)."""
+        if contents:
+            self.path.mkdir(parents=True, exist_ok=True)
+        for name in RUN_FILES:
+            if name in contents:
+                atomic_write(self.path / name, contents[name])
+            else:
+                (self.path / name).unlink(missing_ok=True)
+
     def listing(self) -> list[dict]:
         """The folder's visible files with their sizes."""
         return [
@@ -163,3 +189,91 @@ class RunFolder:
             for f in sorted(self.path.iterdir())
             if f.is_file() and not f.name.startswith(".")
         ]
+
+
+def find_run_folders(root: Path) -> list[Path]:
+    """Every run folder under `root` (itself included), recursively, sorted by path."""
+    root = Path(root)
+    found = [root] if (root / CONFIG).is_file() else []
+    found += sorted(path.parent for path in root.rglob(CONFIG) if path.parent != root)
+    return found
+
+
+class SweepFolder:
+    """A sweep folder on disk: the resolved spec, the trials table, the summary, one run per trial."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @property
+    def spec(self) -> Path:
+        return self.path / SWEEP_SPEC
+
+    @property
+    def trials_file(self) -> Path:
+        return self.path / TRIALS
+
+    @property
+    def summary_file(self) -> Path:
+        return self.path / SUMMARY
+
+    @classmethod
+    def holds(cls, path: str | Path) -> bool:
+        """True if `path` is a sweep folder (it has a sweep.yaml)."""
+        return (Path(path) / SWEEP_SPEC).is_file()
+
+    def require(self, what: str = "sweep folder") -> SweepFolder:
+        if not self.path.is_dir():
+            raise RunError(f"{what} not found: {self.path}")
+        if not self.holds(self.path):
+            raise RunError(
+                f"{self.path} is not a sweep folder (it has no {SWEEP_SPEC})",
+                "pass a folder written by bpcli sweep",
+            )
+        return self
+
+    def begin(self, spec_text: str) -> SweepFolder:
+        """Start a sweep here: drop an earlier sweep's files (after --force), write the spec."""
+        self.remove_files()
+        (self.path / TRIAL_DIRS).mkdir(parents=True, exist_ok=True)
+        atomic_write(self.spec, spec_text)
+        return self
+
+    def remove_files(self) -> None:
+        """Delete the sweep's own files and its trials' run files (nothing else the folder holds)."""
+        for name in (SWEEP_SPEC, TRIALS, SUMMARY):
+            (self.path / name).unlink(missing_ok=True)
+        trials = self.path / TRIAL_DIRS
+        if trials.is_dir():
+            for trial in trials.iterdir():
+                if trial.is_dir():
+                    RunFolder(trial).remove_files()
+                    _remove_if_empty(trial)
+            _remove_if_empty(trials)
+
+    def trial(self, trial_id: str) -> RunFolder:
+        return RunFolder(self.path / TRIAL_DIRS / trial_id)
+
+    def trial_path(self, trial_id: str) -> str:
+        """A trial's run folder relative to the sweep folder, as trials.csv records it."""
+        return f"{TRIAL_DIRS}/{trial_id}"
+
+    def write_trials(self, columns: list[str], rows: list[dict]) -> None:
+        atomic_write(self.trials_file, files.rows_csv(columns, rows))
+
+    def write_summary(self, summary: dict) -> None:
+        atomic_write(self.summary_file, files.json_text(summary))
+
+    def read_trials(self) -> list[dict[str, str]]:
+        """The rows of trials.csv ([] when the sweep wrote none yet)."""
+        return files.read_rows(self.trials_file) if self.trials_file.is_file() else []
+
+    def read_summary(self) -> dict:
+        return files.read_json(self.summary_file)
+
+
+def _remove_if_empty(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass

@@ -1,0 +1,204 @@
+"""Running a sweep: plan it, lay out its folder, hand the trials still to run to a backend as slots
+free up, record each outcome as it comes (trials.csv) and rank the points at the end (summary.json).
+
+It reports through a `SweepListener` and never prints. Ctrl-C or SIGTERM: running trials stop at
+their next batch and checkpoint, nothing new starts, and the sweep raises SweepInterrupted (exit 130
+or 143); `resume` then runs only what is missing: finished trials are kept, interrupted ones continue
+from their checkpoints.
+"""
+
+from __future__ import annotations
+
+import shlex
+import signal
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from bpcli.errors import BpcliError, ConfigError
+from bpcli.runs.folder import RunFolder, SweepFolder, new_run_dir
+from bpcli.sweeps.backends import BACKENDS
+from bpcli.sweeps.plan import Plan, Trial, plan
+from bpcli.sweeps.results import summarize, trial_columns, trial_row
+from bpcli.sweeps.spec import read_spec, to_yaml
+from bpcli.sweeps.trial import Job, Outcome, final_metrics
+from bpcli.training.experiment import prepare_data
+from bpcli.training.signals import StopSignals
+
+POLL_S = 0.25
+"""How often the driver looks for a stop signal while it waits for trials."""
+
+
+class SweepListener:
+    """What a sweep tells its caller; every method does nothing here."""
+
+    def begin(self, plan: Plan, path: Path, todo: int) -> None:
+        """The sweep in `path` is about to run `todo` of the plan's trials."""
+
+    def on_trial(self, trial: Trial, outcome: Outcome, row: dict) -> None:
+        """A trial came back (done, diverged, failed, or interrupted by a stop)."""
+
+    def note(self, message: str) -> None:
+        """Something worth knowing (a resume, what it keeps)."""
+
+    def __enter__(self) -> SweepListener:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+
+class SweepInterrupted(BpcliError):
+    """A stop signal ended the sweep early (exit 128 + signal); `bpcli sweep --resume` continues it."""
+
+    def __init__(self, signum: int, path: Path):
+        super().__init__(
+            f"sweep interrupted by {signal.Signals(signum).name}",
+            f"continue with: bpcli sweep --resume {shlex.quote(str(path))}",
+        )
+        self.exit_code = 128 + signum
+
+
+@dataclass
+class SweepResult:
+    """A sweep that ran: its folder, plan, every trial's outcome and the summary written."""
+
+    path: Path
+    plan: Plan
+    outcomes: dict[str, Outcome]
+    summary: dict
+
+
+def make_backend(name: str, workers: int | None, threads: int | None, address: str | None):
+    if name not in BACKENDS:
+        raise ConfigError(f"--backend '{name}' is unknown", f"choose one of: {', '.join(BACKENDS)}")
+    return BACKENDS[name](workers, threads, address)
+
+
+def run(
+    spec_path: str | Path,
+    *,
+    out: str | Path | None = None,
+    force: bool = False,
+    backend: str = "local",
+    workers: int | None = None,
+    threads: int | None = None,
+    address: str | None = None,
+    listener: SweepListener | None = None,
+) -> SweepResult:
+    """Run every trial of the spec into a new sweep folder (default <output.dir>/<spec>-<time>)."""
+    sweep = plan(read_spec(spec_path))
+    engine = make_backend(backend, workers, threads, address)
+    prepare_data(
+        sweep.configs[sweep.trials[0].id]
+    )  # a data problem stops the sweep before it starts
+    base = sweep.configs[sweep.trials[0].id]
+    path = new_run_dir(base.output.dir, sweep.spec.path.stem, out, force)
+    folder = SweepFolder(path).begin(to_yaml(sweep.spec))
+    outcomes = {t.id: Outcome(t.id, "pending") for t in sweep.trials}
+    jobs = [Job(t.id, sweep.configs[t.id], str(folder.trial(t.id).path)) for t in sweep.trials]
+    return execute(sweep, folder, outcomes, jobs, engine, listener or SweepListener())
+
+
+def resume(
+    sweep_dir: str | Path,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    threads: int | None = None,
+    address: str | None = None,
+    listener: SweepListener | None = None,
+) -> SweepResult:
+    """Run what a sweep folder is missing: pending trials, and interrupted ones from checkpoints."""
+    folder = SweepFolder(sweep_dir).require("--resume: sweep folder")
+    sweep = plan(read_spec(folder.spec))
+    engine = make_backend(backend, workers, threads, address)
+    outcomes, jobs = restore(sweep, folder)
+    listener = listener or SweepListener()
+    kept = len(sweep.trials) - len(jobs)
+    listener.note(f"resuming {folder.path}: {kept} trials kept, {len(jobs)} to run")
+    return execute(sweep, folder, outcomes, jobs, engine, listener)
+
+
+def restore(sweep: Plan, folder: SweepFolder) -> tuple[dict[str, Outcome], list[Job]]:
+    """Each trial's state from its run folder and trials.csv: kept (done, diverged), resumed from a
+    checkpoint, or run afresh (pending, failed)."""
+    rows = {row.get("id"): row for row in folder.read_trials()}
+    outcomes, jobs = {}, []
+    for trial in sweep.trials:
+        run, config = folder.trial(trial.id), sweep.configs[trial.id]
+        check_same_config(run, config.digest(), trial)
+        row = rows.get(trial.id, {})
+        if run.finished:
+            summary = run.read_summary()
+            seconds = summary.get("wall_time_s", 0.0)
+            outcomes[trial.id] = Outcome(trial.id, "done", final_metrics(summary), seconds)
+        elif row.get("status") == "diverged":
+            seconds = float(row.get("seconds") or 0.0)
+            outcomes[trial.id] = Outcome(trial.id, "diverged", {}, seconds, row.get("message", ""))
+        else:
+            resumable = run.checkpoint.is_file()
+            outcomes[trial.id] = Outcome(trial.id, "interrupted" if resumable else "pending")
+            jobs.append(Job(trial.id, config, str(run.path), resume=resumable))
+    return outcomes, jobs
+
+
+def check_same_config(run: RunFolder, digest: str, trial: Trial) -> None:
+    """A trial folder trained from another config than the spec gives now cannot be kept."""
+    if not run.has_config:
+        return
+    if run.read_config().digest() != digest:
+        raise ConfigError(
+            f"{run.path}: trained with another config than the sweep's spec now gives trial "
+            f"{trial.id} (did the base config change?)",
+            "restore the base config, or start a new sweep",
+        )
+
+
+def execute(
+    sweep: Plan,
+    folder: SweepFolder,
+    outcomes: dict[str, Outcome],
+    jobs: list[Job],
+    engine,
+    listener: SweepListener,
+) -> SweepResult:
+    """Hand `jobs` to the backend, at most `capacity` at a time; record outcomes as they come."""
+    trials = {t.id: t for t in sweep.trials}
+    runs = {t.id: folder.trial_path(t.id) for t in sweep.trials}
+
+    def record(outcome: Outcome) -> None:
+        outcomes[outcome.trial_id] = outcome
+        write_trials(sweep, folder, outcomes, runs)
+        trial = trials[outcome.trial_id]
+        listener.on_trial(trial, outcome, trial_row(trial, outcome, runs[trial.id]))
+
+    write_trials(sweep, folder, outcomes, runs)
+    folder.write_summary(summarize(sweep, outcomes, runs))
+    queue = deque(jobs)
+    with StopSignals() as stop:
+        listener.begin(sweep, folder.path, len(jobs))
+        with listener, engine:
+            pending: dict = {}
+            stopping = False
+            while queue or pending:
+                while queue and len(pending) < engine.capacity and not stop.requested():
+                    job = queue.popleft()
+                    pending[engine.submit(job)] = job
+                for handle, outcome in engine.wait(pending, POLL_S):
+                    del pending[handle]
+                    record(outcome)
+                if stop.requested() and not stopping:
+                    engine.interrupt(stop.requested(), pending)
+                    queue.clear()
+                    stopping = True
+    summary = summarize(sweep, outcomes, runs)
+    folder.write_summary(summary)
+    if stop.requested():
+        raise SweepInterrupted(stop.requested(), folder.path)
+    return SweepResult(folder.path, sweep, outcomes, summary)
+
+
+def write_trials(sweep: Plan, folder: SweepFolder, outcomes: dict, runs: dict) -> None:
+    rows = [trial_row(t, outcomes[t.id], runs[t.id]) for t in sweep.trials]
+    folder.write_trials(trial_columns(sweep, outcomes), rows)
