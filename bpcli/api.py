@@ -6,6 +6,7 @@
     run.evaluate("test").metrics        # {'loss': …, 'accuracy': …, …}
     run = bpcli.load("runs/iris")       # a saved run (bpcli.Run.load)
     bpcli.gradcheck("configs/iris.yaml").passed
+    sweep = bpcli.sweep("sweep.yaml", workers=2)  # sweep.summary["best"]; bpcli.list_runs("runs")
 
 Errors are `bpcli.errors.BpcliError`s with a message and a hint, as the CLI shows them.
 """
@@ -22,25 +23,34 @@ from bpcli.core.losses import LOSSES
 from bpcli.core.optimizers import OPTIMIZERS
 from bpcli.explanation import Explanation, explain_path
 from bpcli.runs import session
+from bpcli.runs.listing import list_runs
 from bpcli.runs.predict import feature_chunks, write_predictions
 from bpcli.runs.report import build_report
 from bpcli.runs.resolve import config_or_run
 from bpcli.runs.run import Run
 from bpcli.runs.session import Listener
+from bpcli.sweeps import driver
+from bpcli.sweeps.driver import SweepListener, SweepResult
 from bpcli.training.experiment import Experiment, setup
 
 __all__ = [
     "GradcheckResult",
     "Listener",
     "Run",
+    "SweepListener",
+    "SweepResult",
     "explain",
     "gradcheck",
     "inspect",
+    "list_runs",
     "load",
     "plot_boundary",
     "plot_curves",
+    "plot_sweep",
     "predict_csv",
     "resume",
+    "resume_sweep",
+    "sweep",
     "train",
     "validate",
 ]
@@ -178,3 +188,49 @@ def plot_boundary(run: Run, out: str | Path) -> Path:
     from bpcli.plots import decision_boundary
 
     return decision_boundary(run, Path(out))
+
+
+def sweep(
+    spec: str | Path,
+    *,
+    out: str | Path | None = None,
+    force: bool = False,
+    backend: str = "local",
+    workers: int | None = None,
+    threads: int | None = None,
+    address: str | None = None,
+    listener: SweepListener | None = None,
+) -> SweepResult:
+    """Run every trial of a sweep spec (see docs/sweeps.md) into a sweep folder.
+
+    `backend` 'local': `workers` processes (default: the cores) with `threads` BLAS threads each
+    (default: cores // workers); 'ray': one task of `threads` CPUs (default 1) per trial on the Ray
+    cluster at `address` ('auto', HOST:PORT; default: a local Ray instance), at most `workers` at a
+    time when given. `out`: the sweep folder (default <output.dir>/<spec name>-<time>).
+    """
+    options = {"backend": backend, "workers": workers, "threads": threads, "address": address}
+    return driver.run(spec, out=out, force=force, listener=listener, **options)
+
+
+def resume_sweep(
+    sweep_dir: str | Path,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    threads: int | None = None,
+    address: str | None = None,
+    listener: SweepListener | None = None,
+) -> SweepResult:
+    """Run what an interrupted sweep is missing (options as for `sweep`)."""
+    options = {"backend": backend, "workers": workers, "threads": threads, "address": address}
+    return driver.resume(sweep_dir, listener=listener, **options)
+
+
+def plot_sweep(
+    sweep_dir: str | Path, metric: str | None = None, out: str | Path | None = None
+) -> Path:
+    """The metric (default: the sweep's) against each swept parameter, mean ± std over seeds and
+    folds; needs bpcli[plot]."""
+    from bpcli.plots import sweep_panels
+
+    return sweep_panels(Path(sweep_dir), metric, Path(out) if out else None)

@@ -1,5 +1,5 @@
-"""Everything bpcli draws on the terminal: the live training display, tables, the loss chart and the
-`inspect` report. Results are computed elsewhere and arrive here ready to show; this module only renders.
+"""Everything bpcli draws on the terminal: the live training and sweep displays, tables, the loss
+chart and the `inspect` report. Results are computed elsewhere and arrive here ready to show; this module only renders.
 """
 
 from __future__ import annotations
@@ -12,9 +12,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from bpcli.config import value_text
 from bpcli.core.gradcheck import TensorCheck
 from bpcli.core.metrics import Report
 from bpcli.runs.session import Listener
+from bpcli.sweeps.driver import SweepListener
+from bpcli.sweeps.results import trial_row
+from bpcli.sweeps.trial import Outcome
 
 SHOWN = ("loss", "accuracy", "mae", "r2", "val_loss", "val_accuracy", "val_mae", "val_r2")
 
@@ -338,3 +342,144 @@ def _short(value) -> str:
 
 def _percent(value) -> str:
     return "-" if value is None else f"{value:.0%}"
+
+
+# ---------------------------------------------------------------------------- sweeps and runs
+
+
+def number(value, digits: int = 4) -> str:
+    """A metric cell: fixed decimals, '-' where there is none."""
+    if value is None or value == "":
+        return "-"
+    return f"{float(value):.{digits}f}"
+
+
+class SweepDisplay(SweepListener):
+    """Follows a sweep: one aligned line per trial as it finishes (a growing table), under a live bar
+    on a terminal; notes above. Quiet: nothing at all."""
+
+    def __init__(self, console: Console, quiet: bool = False):
+        self.console, self.quiet = console, quiet
+        self.progress: Progress | None = None
+        self.task = None
+        self.columns: list[tuple[str, int]] = []
+        self.metric, self.todo = "", 0
+
+    def begin(self, plan, path: Path, todo: int) -> None:
+        self.metric, self.todo = plan.spec.metric, todo
+        rows = [trial_row(t, Outcome(t.id, "pending"), "") for t in plan.trials]
+        keys = ["id", *plan.spec.swept, "seed", *(["fold"] if plan.spec.cv else [])]
+        self.columns = [(k, max(len(k), *(len(str(r.get(k, ""))) for r in rows))) for k in keys]
+        self.columns += [("status", 11), (self.metric, max(len(self.metric), 7)), ("seconds", 8)]
+        if not self.quiet and todo:
+            self.console.print(f"sweep {path}: {todo} trials to run", markup=False)
+            header = "  ".join(f"{name:<{width}}" for name, width in self.columns)
+            self.console.print(header, style="bold", markup=False)
+
+    def __enter__(self) -> SweepDisplay:
+        if not self.quiet and self.todo and self.console.is_terminal:
+            self.progress = Progress(
+                TextColumn("[bold]trials"),
+                BarColumn(bar_width=24),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                refresh_per_second=4,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("trials", total=self.todo)
+        return self
+
+    def on_trial(self, trial, outcome, row: dict) -> None:
+        if self.quiet:
+            return
+        cells = {**row, self.metric: number(outcome.metrics.get(self.metric))}
+        line = "  ".join(f"{str(cells.get(name, '')):<{width}}" for name, width in self.columns)
+        style = {"done": None, "diverged": "yellow", "failed": "red"}.get(outcome.status, "dim")
+        text = Text(line.rstrip(), style=style or "")
+        if outcome.message:
+            text.append(f"\n  {outcome.message}", style="dim")
+        self.console.print(text)
+        if self.progress is not None:
+            self.progress.update(self.task, advance=1)
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(message, markup=False)
+
+    def __exit__(self, *exc_info) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def params_text(params: dict) -> str:
+    return " ".join(f"{key}={value_text(value)}" for key, value in params.items()) or "(base)"
+
+
+def sweep_table(summary: dict, limit: int = 10) -> Table:
+    """The best points, best first: parameters, mean ± std of the metric, runs, statuses."""
+    metric = summary["metric"]
+    table = Table(title=f"best points by {metric} ({summary['mode']})")
+    table.add_column("#", justify="right")
+    for key in summary["params"]:
+        table.add_column(key, justify="right")
+    table.add_column(f"{metric} mean ± std", justify="right")
+    table.add_column("runs", justify="right")
+    for rank, point in enumerate(summary["points"][:limit], start=1):
+        score = "-" if point["mean"] is None else f"{point['mean']:.4f} ± {point['std']:.4f}"
+        statuses = ", ".join(f"{n} {status}" for status, n in point["statuses"].items())
+        table.add_row(
+            str(rank),
+            *(value_text(point["params"][key]) for key in summary["params"]),
+            score,
+            statuses,
+        )
+    return table
+
+
+def best_line(summary: dict) -> str:
+    best = summary["best"]
+    counts = ", ".join(f"{n} {status}" for status, n in summary["counts"].items() if n)
+    if best is None:
+        return f"no point finished all its trials ({counts})"
+    return (
+        f"best: {params_text(best['params'])}: {summary['metric']} {best['mean']:.4f} ± "
+        f"{best['std']:.4f} over {best['runs']} run(s) ({', '.join(best['trials'])}); {counts}"
+    )
+
+
+def print_wide(console: Console, table: Table) -> None:
+    """A table at its natural width where there is no terminal to fit (a pipe, a log file)."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    width = console.width
+    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+    console.width = max(width, natural)
+    try:
+        console.print(table)
+    finally:
+        console.width = width
+
+
+def runs_table(rows: list[dict], title: str) -> Table:
+    """One row per run folder: name, task, status, validation and test metrics, epochs, seconds,
+    swept parameters."""
+    metrics = list(dict.fromkeys(k for row in rows for k in row if k.startswith(("val_", "test_"))))
+    params = list(dict.fromkeys(k for row in rows for k in row["params"]))
+    table = Table(title=title)
+    for column in ("run", "task", "status"):
+        table.add_column(column)
+    for column in (*metrics, "epochs", "seconds", *params):
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(
+            row["run"],
+            row.get("task", "-"),
+            row["status"],
+            *(number(row.get(m)) for m in metrics),
+            str(row.get("epochs", "-")),
+            number(row.get("seconds"), 2),
+            *(row["params"].get(p, "-") for p in params),
+        )
+    return table

@@ -199,6 +199,11 @@ def find_run_folders(root: Path) -> list[Path]:
     return found
 
 
+def find_sweep_folders(root: Path) -> list[Path]:
+    """Every sweep folder under `root` (itself included), recursively, sorted by path."""
+    return sorted(path.parent for path in Path(root).rglob(SWEEP_SPEC))
+
+
 class SweepFolder:
     """A sweep folder on disk: the resolved spec, the trials table, the summary, one run per trial."""
 

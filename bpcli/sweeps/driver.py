@@ -15,13 +15,14 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from bpcli.core.metrics import flatten_metrics
 from bpcli.errors import BpcliError, ConfigError
 from bpcli.runs.folder import RunFolder, SweepFolder, new_run_dir
 from bpcli.sweeps.backends import BACKENDS
 from bpcli.sweeps.plan import Plan, Trial, plan
 from bpcli.sweeps.results import summarize, trial_columns, trial_row
 from bpcli.sweeps.spec import read_spec, to_yaml
-from bpcli.sweeps.trial import Job, Outcome, final_metrics
+from bpcli.sweeps.trial import Job, Outcome
 from bpcli.training.experiment import prepare_data
 from bpcli.training.signals import StopSignals
 
@@ -132,7 +133,9 @@ def restore(sweep: Plan, folder: SweepFolder) -> tuple[dict[str, Outcome], list[
         if run.finished:
             summary = run.read_summary()
             seconds = summary.get("wall_time_s", 0.0)
-            outcomes[trial.id] = Outcome(trial.id, "done", final_metrics(summary), seconds)
+            outcomes[trial.id] = Outcome(
+                trial.id, "done", flatten_metrics(summary["metrics"]), seconds
+            )
         elif row.get("status") == "diverged":
             seconds = float(row.get("seconds") or 0.0)
             outcomes[trial.id] = Outcome(trial.id, "diverged", {}, seconds, row.get("message", ""))

@@ -12,8 +12,8 @@ import statistics
 from collections import Counter
 
 from bpcli.config import value_text
+from bpcli.core.metrics import SPLIT_PREFIXES
 from bpcli.sweeps.plan import Plan, Trial
-from bpcli.sweeps.spec import SPLIT_PREFIXES
 from bpcli.sweeps.trial import STATUSES, Outcome
 
 

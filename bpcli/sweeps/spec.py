@@ -28,13 +28,11 @@ from bpcli.config import (
     read_yaml,
 )
 from bpcli.core.losses import LOSSES
-from bpcli.core.metrics import LOWER_IS_BETTER
+from bpcli.core.metrics import LOWER_IS_BETTER, SPLIT_PREFIXES
 from bpcli.errors import ConfigError
 from bpcli.training.loop import metric_names
 
 MAX_TRIALS = 10_000
-SPLIT_PREFIXES = {"train": "train_", "validation": "val_", "test": "test_"}
-"""A trial's final metrics are named <prefix><metric>, from the splits of its summary.json."""
 
 
 class Distribution(Section):

@@ -1,5 +1,5 @@
 """One trial of a sweep, run inside a worker: train (or resume) a config into a run folder, in-process
-through the public API, and tell the driver how it went (an `Outcome`).
+(runs.session, what bpcli.api.train and bpcli.api.resume call), and tell the driver how it went.
 
 Diverged, failed and interrupted trials are outcomes, not exceptions: a sweep goes on without them.
 A Ray worker trains in a temporary folder and ships the folder's files back with its outcome, so the
@@ -14,12 +14,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bpcli import api
 from bpcli.config import Config
+from bpcli.core.metrics import flatten_metrics
 from bpcli.errors import BpcliError
+from bpcli.runs import session
 from bpcli.runs.folder import RunFolder
 from bpcli.sweeps import worker
-from bpcli.sweeps.spec import SPLIT_PREFIXES
 from bpcli.training.guard import TrainingDiverged, TrainingInterrupted
 
 STATUSES = ("done", "diverged", "failed", "interrupted", "pending")
@@ -49,15 +49,6 @@ class Outcome:
     """The run folder's files, from a worker on another machine (Ray)."""
 
 
-def final_metrics(summary: dict) -> dict[str, float]:
-    """A finished run's metrics per split, flattened: train_loss, val_accuracy, test_r2, ..."""
-    return {
-        SPLIT_PREFIXES[split] + name: value
-        for split, scores in summary["metrics"].items()
-        for name, value in scores.items()
-    }
-
-
 def execute(job: Job, folder: Path) -> Outcome:
     """Train or resume `job` in `folder` (no listener: a trial says nothing while it trains)."""
     started = time.perf_counter()
@@ -67,9 +58,9 @@ def execute(job: Job, folder: Path) -> Outcome:
 
     try:
         if job.resume:
-            run = api.resume(folder)
+            run = session.resume(folder)
         else:
-            run = api.train(job.config, out=folder, force=True)
+            run = session.train(job.config, out=folder, force=True)
     except TrainingDiverged as error:
         return outcome("diverged", message=error.message)
     except TrainingInterrupted as error:
@@ -77,7 +68,7 @@ def execute(job: Job, folder: Path) -> Outcome:
         return outcome("interrupted")
     except BpcliError as error:
         return outcome("failed", message=error.message)
-    return outcome("done", metrics=final_metrics(run.summary))
+    return outcome("done", metrics=flatten_metrics(run.summary["metrics"]))
 
 
 def run_in_folder(job: Job) -> Outcome:
