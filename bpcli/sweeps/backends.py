@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import socket
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import replace
@@ -102,10 +103,12 @@ class RayBackend:
     def __enter__(self) -> RayBackend:
         ray = self.ray
         self.started = not ray.is_initialized()
+        self.environ = dict(os.environ)  # ray.init sets variables of its own there
         if self.started:
             try:
+                reachable(self.address)
                 ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
-            except (ConnectionError, ValueError, RuntimeError) as error:
+            except (ConnectionError, ValueError, RuntimeError, OSError) as error:
                 raise ConfigError(
                     f"--address {self.address}: cannot join the Ray cluster ({error})",
                     "start one with `ray start --head`, then pass its address (HOST:PORT or auto)",
@@ -143,6 +146,16 @@ class RayBackend:
     def __exit__(self, *exc_info) -> None:
         if self.started:
             self.ray.shutdown()
+            os.environ.clear()
+            os.environ.update(self.environ)
+
+
+def reachable(address: str | None, timeout: float = 10.0) -> None:
+    """OSError at once when HOST:PORT takes no connection (Ray itself would retry for a minute)."""
+    if address is None or address == "auto" or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    socket.create_connection((host, int(port)), timeout=timeout).close()
 
 
 BACKENDS = {"local": LocalBackend, "ray": RayBackend}
