@@ -22,6 +22,8 @@ from bpcli.core.gradcheck import TensorCheck, check_gradients
 from bpcli.core.losses import LOSSES
 from bpcli.core.optimizers import OPTIMIZERS
 from bpcli.explanation import Explanation, explain_path
+from bpcli.onnx_check import require_onnxruntime
+from bpcli.onnx_export import Exported, export_run, require_onnx
 from bpcli.runs import session
 from bpcli.runs.listing import list_runs
 from bpcli.runs.predict import feature_chunks, write_predictions
@@ -40,6 +42,7 @@ __all__ = [
     "SweepListener",
     "SweepResult",
     "explain",
+    "export",
     "gradcheck",
     "inspect",
     "list_runs",
@@ -165,8 +168,26 @@ def predict_csv(
 ) -> int:
     """Predict the rows of a .csv (columns matched by name), .npy or .npz file, or of CSV on `stdin`
     when `source` is '-', and write CSV to `out` chunk by chunk; returns the row count."""
-    chunks = feature_chunks(str(source), stdin, run.preprocess, run.config.data.target)
+    chunks = feature_chunks(str(source), stdin, run.preprocess, run.config.data.target_column())
     return write_predictions(run, chunks, out, proba)
+
+
+def export(
+    run: Run | str | Path,
+    out: str | Path | None = None,
+    *,
+    opset: int | None = None,
+    dtype: str | None = None,
+    check: bool = False,
+) -> Exported:
+    """Write a run's whole prediction (standardisation, layers, labels) as an ONNX model: `out` is a
+    file or a folder to write it into (default: the run folder); `opset` default 17; `dtype` float32
+    (default) or float64. With `check`, run it in onnxruntime on the run's test split and compare
+    with bpcli (`result.comparison.passed`). Needs bpcli[onnx], and onnxruntime for `check`."""
+    require_onnx()
+    if check:
+        require_onnxruntime()
+    return export_run(run if isinstance(run, Run) else Run.load(run), out, opset, dtype, check)
 
 
 def inspect(path: str | Path) -> dict:

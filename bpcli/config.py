@@ -11,16 +11,30 @@ import difflib
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from bpcli.core.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from bpcli.core.initializers import INITIALIZERS
 from bpcli.core.losses import LOSSES
 from bpcli.core.optimizers import OPTIMIZERS
 from bpcli.core.schedules import SCHEDULES
+from bpcli.core.schedules import settings as schedule_settings
+from bpcli.data.sources import GENERATORS
+from bpcli.data.sources import settings as generator_settings
 from bpcli.errors import ConfigError
 
 MAX_CONFIG_BYTES = 1_000_000
@@ -50,34 +64,68 @@ class EarlyStopping(Section):
     restore_best: bool = Field(True, description="end with the weights of the best epoch")
 
 
-class Schedule(Section):
-    name: str = "constant"
-    step_size: int = Field(10, ge=1, description="step: epochs between decays")
-    gamma: float = Field(0.5, gt=0, le=1, description="step/exponential: decay factor")
-    min_lr: float = Field(0.0, ge=0, description="cosine: the final learning rate")
+# ---------------------------------------------------------------------------- settings per variant
 
-    _check_name = field_validator("name")(lambda v: check_name(v, SCHEDULES, "schedule"))
+SETTINGS: dict[str, tuple[type, dict]] = {
+    "momentum": (float, {"ge": 0, "lt": 1, "description": "μ: how much velocity carries over"}),
+    "beta1": (float, {"ge": 0, "lt": 1, "description": "β1: decay of the gradient's mean"}),
+    "beta2": (float, {"ge": 0, "lt": 1, "description": "β2: decay of the squared gradient's mean"}),
+    "rho": (float, {"ge": 0, "lt": 1, "description": "ρ: decay of the squared gradient's mean"}),
+    "eps": (float, {"gt": 0, "description": "ε: keeps the denominator away from 0"}),
+    "step_size": (int, {"ge": 1, "description": "epochs between decays"}),
+    "gamma": (float, {"gt": 0, "le": 1, "description": "γ: the decay factor"}),
+    "min_lr": (float, {"ge": 0, "description": "α_min: the final learning rate"}),
+    "n_samples": (int, {"ge": 1, "description": "number of rows to generate"}),
+    "noise": (float, {"ge": 0, "description": "noise level"}),
+    "n_classes": (int, {"ge": 2, "description": "number of classes"}),
+    "n_features": (int, {"ge": 1, "description": "number of features"}),
+}
+"""Every setting an optimizer, schedule or generator may declare: its type and constraints. The
+registries (OPTIMIZERS, SCHEDULES, GENERATORS) say which of them each one takes, with the defaults."""
+
+
+def _variant(
+    model_name: str, base: type, fields: dict, settings: dict, after: dict | None = None
+) -> type[BaseModel]:
+    """A section model for one optimizer/schedule/source: `fields`, its own settings, `after`."""
+    own = {}
+    for key, default in settings.items():
+        kind, constraints = SETTINGS[key]
+        own[key] = (kind, Field(default, **constraints))
+    return create_model(model_name, __base__=base, **fields, **own, **(after or {}))
+
+
+def _tagged_union(models: dict[str, type[BaseModel]], key: str, default: str | None):
+    """One of `models`, chosen by the value's `key` (or `default` when it has none)."""
+
+    def tag(value):
+        if isinstance(value, dict):
+            found = value.get(key, default)
+            return None if found is None else str(found)
+        return getattr(value, key, None) if isinstance(value, BaseModel) else None
+
+    members = tuple(Annotated[model, Tag(name)] for name, model in models.items())
+    return Annotated[Union[members], Discriminator(tag)]  # noqa: UP007 (a runtime tuple of types)
+
+
+class Schedule(Section):
+    """A learning-rate schedule: `name` and that schedule's own settings."""
+
+
+SCHEDULE_MODELS = {
+    name: _variant(
+        f"{name.title()}Schedule",
+        Schedule,
+        {"name": (Literal[name], Field(name, description="the schedule"))},
+        schedule_settings(name),
+    )
+    for name in SCHEDULES
+}
+ScheduleConfig = _tagged_union(SCHEDULE_MODELS, "name", "constant")
 
 
 class DataConfig(Section):
-    source: str = Field(description="built-in dataset name or path to .csv/.npz/.npy")
-    target: str | int | None = Field(None, description="CSV target column (default: the last)")
-    validation_split: float = Field(0.1, ge=0, lt=1)
-    test_split: float = Field(0.2, ge=0, lt=1)
-    standardize: bool = True
-    n_samples: int | None = Field(None, ge=1, description="built-in generators: sample count")
-    noise: float | None = Field(None, ge=0, description="built-in generators: noise level")
-    n_classes: int | None = Field(None, ge=2, description="blobs, spirals: number of classes")
-    n_features: int | None = Field(None, ge=1, description="blobs, linear: number of features")
-    folds: int | None = Field(
-        None,
-        ge=2,
-        description="k-fold cross-validation: split the rows outside the test split into this many "
-        "folds; fold `data.fold` is the validation split (validation_split is then not used)",
-    )
-    fold: int | None = Field(
-        None, ge=0, description="with data.folds: which fold (0-based) is the validation split"
-    )
+    """Where the rows come from, and how they are split and standardized."""
 
     @model_validator(mode="after")
     def _splits_leave_training_data(self):
@@ -94,6 +142,79 @@ class DataConfig(Section):
         if self.folds is not None and self.fold >= self.folds:
             raise ValueError(f"data.fold must be below data.folds ({self.folds}), got {self.fold}")
         return self
+
+    def target_column(self) -> str | int | None:
+        """The target column of a file source; None for generators (they have no columns)."""
+        return getattr(self, "target", None)
+
+
+_SPLITTING = {
+    "validation_split": (
+        float,
+        Field(0.1, ge=0, lt=1, description="fraction held out for validation"),
+    ),
+    "test_split": (
+        float,
+        Field(0.2, ge=0, lt=1, description="fraction held out for the final test"),
+    ),
+    "standardize": (
+        bool,
+        Field(True, description="z-score features with training-split statistics"),
+    ),
+    "folds": (
+        int | None,
+        Field(
+            None,
+            ge=2,
+            description="k-fold cross-validation: the rows outside the test split in this many "
+            "folds; fold `data.fold` is the validation split (validation_split is then not used)",
+        ),
+    ),
+    "fold": (
+        int | None,
+        Field(None, ge=0, description="with data.folds: which fold (0-based) validates"),
+    ),
+}
+FILE_SOURCE = "file"
+DATA_MODELS = {
+    FILE_SOURCE: create_model(
+        "FileData",
+        __base__=DataConfig,
+        source=(str, Field(description="a shipped dataset name or a .csv/.npz/.npy path")),
+        target=(
+            str | int | None,
+            Field(None, description="CSV: the target column by name or index (default: the last)"),
+        ),
+        **_SPLITTING,
+    ),
+    **{
+        name: _variant(
+            f"{name.title()}Data",
+            DataConfig,
+            {"source": (Literal[name], Field(description="a built-in generator")), **_SPLITTING},
+            generator_settings(name),
+        )
+        for name in GENERATORS
+    },
+}
+
+
+def _data_kind(value):
+    source = value.get("source") if isinstance(value, dict) else getattr(value, "source", None)
+    if isinstance(value, dict | BaseModel):
+        return source if isinstance(source, str) and source in GENERATORS else FILE_SOURCE
+    return None
+
+
+DataSource = Annotated[
+    Union[tuple(Annotated[m, Tag(n)] for n, m in DATA_MODELS.items())],  # noqa: UP007
+    Discriminator(_data_kind),
+]
+
+
+def data_config(**settings) -> DataConfig:
+    """A validated data section from keyword settings, e.g. data_config(source="iris")."""
+    return TypeAdapter(DataSource).validate_python(settings)
 
 
 class ModelConfig(Section):
@@ -121,22 +242,31 @@ class ModelConfig(Section):
 
 
 class OptimizerConfig(Section):
-    name: str = "adam"
-    lr: float = Field(0.001, gt=0)
-    momentum: float = Field(0.9, ge=0, lt=1, description="momentum, nesterov")
-    beta1: float = Field(0.9, ge=0, lt=1, description="adam, adamw")
-    beta2: float = Field(0.999, ge=0, lt=1, description="adam, adamw")
-    rho: float = Field(0.9, ge=0, lt=1, description="rmsprop")
-    eps: float = Field(1e-8, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
-    schedule: Schedule = Field(default_factory=Schedule)
+    """An optimizer: `name`, the learning rate, that optimizer's own settings, decay, schedule."""
 
-    _check_name = field_validator("name")(lambda v: check_name(v, OPTIMIZERS, "optimizer"))
-
-    @field_validator("schedule", mode="before")
+    @field_validator("schedule", mode="before", check_fields=False)
     @classmethod
     def _schedule_by_name(cls, value):
         return {"name": value} if isinstance(value, str) else value
+
+
+OPTIMIZER_MODELS = {
+    name: _variant(
+        f"{cls.__name__}Optimizer",
+        OptimizerConfig,
+        {
+            "name": (Literal[name], Field(name, description="the optimizer")),
+            "lr": (float, Field(0.001, gt=0, description="α: the learning rate")),
+        },
+        cls.settings,
+        {
+            "weight_decay": (float, Field(0.0, ge=0, description="λ: L2 penalty on the weights")),
+            "schedule": (ScheduleConfig, Field(default_factory=SCHEDULE_MODELS["constant"])),
+        },
+    )
+    for name, cls in OPTIMIZERS.items()
+}
+Optimizer = _tagged_union(OPTIMIZER_MODELS, "name", "adam")
 
 
 class TrainingConfig(Section):
@@ -171,10 +301,10 @@ class OutputConfig(Section):
 class Config(Section):
     name: str | None = None
     seed: int = Field(0, ge=0)
-    data: DataConfig
+    data: DataSource
     model: ModelConfig = Field(default_factory=ModelConfig)
     loss: str = "cross_entropy"
-    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    optimizer: Optimizer = Field(default_factory=OPTIMIZER_MODELS["adam"])
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
 
@@ -301,26 +431,92 @@ def apply_override(document: dict, assignment: str) -> tuple[str, ...]:
 # ---------------------------------------------------------------------------- errors
 
 
-def allowed_keys(loc: tuple, model: Any = None) -> list[str]:
-    """The keys of the section at `loc` of `model` (default: Config), as written in YAML (a field's
-    alias where it has one), for 'did you mean' on unknown keys; [] where `loc` is not a section."""
-    model = model or Config
-    for key in loc:
-        field = _fields(model).get(key) if isinstance(key, str) else None
-        if field is None:
-            return []
-        annotation = field.annotation
-        candidates = getattr(annotation, "__args__", (annotation,))
+UNIONS = {"data": DATA_MODELS, "optimizer": OPTIMIZER_MODELS, "schedule": SCHEDULE_MODELS}
+"""The sections whose settings depend on a choice (the source, the optimizer's or schedule's name)."""
+EXAMPLES = {
+    "data": "{source: iris}",
+    "model": "{hidden: [64], activation: relu}",
+    "optimizer": "{name: sgd, lr: 0.1}",
+    "optimizer.schedule": "{name: cosine} or just cosine",
+    "training": "{epochs: 30, batch_size: 32}",
+    "training.early_stopping": "{patience: 5}",
+    "output": "{dir: runs}",
+}
+MAPPING_ERRORS = ("model_type", "model_attributes_type", "dict_type", "union_tag_not_found")
+
+
+def _untagged(loc: tuple) -> tuple[tuple, dict[tuple, str]]:
+    """The key path without pydantic's union tags, and which variant each tagged section took."""
+    path, chosen, previous = [], {}, None
+    for part in loc:
+        if str(part).startswith("function-"):
+            continue
+        if previous in UNIONS and part in UNIONS[previous] and tuple(path) not in chosen:
+            chosen[tuple(path)] = previous = part
+            continue
+        path.append(part)
+        previous = part
+    return tuple(path), chosen
+
+
+def _fields(model: type[BaseModel]) -> dict:
+    """A model's fields by the key written in YAML (the alias where a field has one)."""
+    return {field.alias or name: field for name, field in model.model_fields.items()}
+
+
+def _section_model(path: tuple, chosen: dict, root: Any = None) -> type[BaseModel] | None:
+    """The model of the section at `path` of `root` (default Config; the chosen variant for data,
+    optimizer and schedule)."""
+    model: Any = root or Config
+    for depth, key in enumerate(path):
+        if isinstance(key, int) or key not in _fields(model):
+            return None
+        if key in UNIONS:
+            model = UNIONS[key].get(chosen.get(path[: depth + 1]))
+            continue
+        annotation = _fields(model)[key].annotation
+        candidates = getattr(annotation, "__args__", ()) or (annotation,)
         model = next(
             (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
         )
         if model is None:
-            return []
-    return list(_fields(model))
+            return None
+    return model
 
 
-def _fields(model: type[BaseModel]) -> dict:
-    return {field.alias or name: field for name, field in model.model_fields.items()}
+def config_keys(path: tuple) -> list[str] | None:
+    """The keys a config section accepts at `path` (for data, optimizer and schedule: the keys of
+    any of their variants); None when `path` is not a section."""
+    if not path:
+        return list(_fields(Config))
+    if path in (("data",), ("optimizer",), ("optimizer", "schedule")):
+        variants = UNIONS[path[-1]].values()
+        return list(dict.fromkeys(key for model in variants for key in _fields(model)))
+    model = _section_model(path, {})
+    return list(_fields(model)) if model else None
+
+
+def _variant_name(section: str, tag: str) -> str:
+    if section == "data":
+        return "a file source" if tag == FILE_SOURCE else f"the '{tag}' generator"
+    return f"the {tag} schedule" if section == "schedule" else tag
+
+
+def _unknown_key(path: tuple, chosen: dict, root: Any) -> str:
+    """Why a key is not accepted here, and what is."""
+    section = _section_model(path[:-1], chosen, root)
+    allowed = list(_fields(section)) if section else []
+    key, parent = str(path[-1]), path[-2] if len(path) > 1 else None
+    if parent in UNIONS and (path[:-1] in chosen):
+        tag = chosen[path[:-1]]
+        elsewhere = any(key in model.model_fields for model in UNIONS[parent].values())
+        if elsewhere:
+            what = _variant_name(parent, tag)
+            takes = [name for name in allowed if name not in ("name", "source")]
+            return f"not a setting of {what}; {what} takes {', '.join(takes)}"
+    close = difflib.get_close_matches(key, allowed, n=1)
+    suggestion = f"did you mean '{close[0]}'? " if close else ""
+    return f"unknown key - {suggestion}allowed: {', '.join(allowed)}"
 
 
 def locate(loc: tuple, locations: dict) -> str | None:
@@ -328,21 +524,33 @@ def locate(loc: tuple, locations: dict) -> str | None:
     return next((locations[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in locations), None)
 
 
-def _describe(error: dict, locations: dict, model) -> str:
-    loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
-    path = ".".join(map(str, loc)) or "(top level)"
+def _describe(error: dict, locations: dict, root: Any) -> str:
+    path, chosen = _untagged(error["loc"])
     message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        allowed = allowed_keys(loc[:-1], model)
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        suggestion = f"did you mean '{close[0]}'? " if close else ""
-        message = f"unknown key - {suggestion}allowed: {', '.join(allowed)}"
-    elif error["type"] == "missing":
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        message = _unknown_key(path, chosen, root)
+    elif kind == "missing":
         message = "required key is missing"
-    elif "input" in error and error["type"] not in ("value_error", "model_type"):
+    elif kind in MAPPING_ERRORS:
+        dotted = ".".join(map(str, path))
+        example = EXAMPLES.get(dotted)
+        message = (
+            f"must be a mapping{f', e.g. {example}' if example else ''}, got {error['input']!r}"
+        )
+    elif kind == "union_tag_invalid":
+        section = path[-1]
+        what = {"optimizer": "optimizer", "schedule": "schedule"}[section]
+        path = (*path, "name")
+        try:
+            check_name(str(error["input"].get("name")), UNIONS[section], what)
+        except ValueError as problem:
+            message = str(problem)
+    elif "input" in error and kind != "value_error":
         message = f"{message}, got {error['input']!r}"
-    where = locate(loc, locations)
-    return f"{path} ({where}): {message}" if where else f"{path}: {message}"
+    where = locate(path, locations)
+    dotted = ".".join(map(str, path)) or "(top level)"
+    return f"{dotted} ({where}): {message}" if where else f"{dotted}: {message}"
 
 
 def check_document(model: type[BaseModel], document: dict, locations: dict, what: str):

@@ -30,4 +30,4 @@ class RunError(BpcliError):
 
 
 class MissingExtra(BpcliError):
-    """An optional dependency is not installed (exit code 2)."""
+    """An optional dependency is not installed (exit code 2); the message says what to install."""

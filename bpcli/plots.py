@@ -79,8 +79,18 @@ def _number(cell: str | None) -> float:
     return float(cell) if cell not in (None, "") else math.nan
 
 
+TITLES = {"lr": "learning rate"}
+"""Axis names of the recorded columns that are not named as they read."""
+
+
 def learning_curves(run_dirs: list[Path], metric: str, out: Path) -> Path:
-    """Train (solid) and validation (dashed) `metric` per epoch, one colour per run, in one picture."""
+    """curves_figure written to `out` (.png, .svg or .pdf)."""
+    return save_figure(curves_figure(run_dirs, metric), out)
+
+
+def curves_figure(run_dirs: list[Path], metric: str):
+    """Train (solid) and validation (dashed) `metric` per epoch, one colour per run, in one figure;
+    a dotted line marks each run's best epoch (early stopping; the weights restored from it)."""
     runs = [(Path(d), metric_columns(d)) for d in run_dirs]
     for run_dir, columns in runs:
         if metric not in columns or metric in NOT_METRICS or metric.startswith("val_"):
@@ -89,29 +99,66 @@ def learning_curves(run_dirs: list[Path], metric: str, out: Path) -> Path:
                 f"--metric {metric}: not recorded in {RunFolder(run_dir).metrics_file()}",
                 f"available: {', '.join(available)} (validation curves are drawn with them)",
             )
-    figure = new_figure(6.4, 4.0)
+    if metric != "lr":
+        _same_task(run_dirs, metric)
+    figure = new_figure(7.2, 4.0)
     axes = figure.add_subplot()
     for index, (run_dir, columns) in enumerate(runs):
-        color = f"C{index % 10}"
-        label = run_dir.resolve().name
-        axes.plot(columns["epoch"], columns[metric], color=color, label=f"{label} train")
-        validation = columns.get(f"val_{metric}")
-        if validation and not all(math.isnan(v) for v in validation):
-            axes.plot(
-                columns["epoch"],
-                validation,
-                color=color,
-                linestyle="--",
-                label=f"{label} validation",
-            )
+        _draw_run(axes, run_dir, columns, metric, f"C{index % 10}")
+    name = TITLES.get(metric, metric)
     axes.set_xlabel("epoch")
-    axes.set_ylabel(metric)
+    axes.set_ylabel(name)
     if metric == "loss" and _spans_decades(runs, metric):
         axes.set_yscale("log")
-    axes.set_title(f"{metric} per epoch")
+    axes.set_title(f"{name} per epoch")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize="small")
-    return save_figure(figure, out)
+    _legend_beside(axes)
+    return figure
+
+
+def _draw_run(axes, run_dir: Path, columns: dict, metric: str, color: str) -> None:
+    """One run's curves: train solid, validation dashed, its best epoch dotted (if it has one)."""
+    label = run_dir.resolve().name
+    train = label if metric == "lr" else f"{label} train"
+    axes.plot(columns["epoch"], columns[metric], color=color, label=train)
+    validation = columns.get(f"val_{metric}")
+    if validation and not all(math.isnan(v) for v in validation):
+        axes.plot(
+            columns["epoch"], validation, color=color, linestyle="--", label=f"{label} validation"
+        )
+    best = best_epoch(run_dir)
+    if best is not None:
+        axes.axvline(best, color=color, linestyle=":", label=f"{label} best epoch {best}")
+
+
+def best_epoch(run_dir: Path) -> int | None:
+    """The epoch early stopping found best (its weights are the run's, with restore_best), from the
+    finished run's summary; None without early stopping or before the run finished."""
+    folder = RunFolder(run_dir)
+    return folder.read_summary().get("best_epoch") if folder.finished else None
+
+
+def _same_task(run_dirs: list[Path], metric: str) -> None:
+    """A RunError when classifiers and regression models would share one axis."""
+    kinds = {
+        Path(d): "regression"
+        if RunFolder(d).read_preprocess().task == "regression"
+        else "classification"
+        for d in run_dirs
+    }
+    if len(set(kinds.values())) > 1:
+        listed = ", ".join(f"{d.name} ({kind})" for d, kind in kinds.items())
+        raise RunError(
+            f"--metric {metric}: runs of different tasks do not share an axis: {listed}",
+            "plot the classifiers and the regression models separately",
+        )
+
+
+def _legend_beside(axes, **options) -> None:
+    """The legend right of the axes, off the data (the constrained layout makes room for it)."""
+    axes.legend(
+        fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, **options
+    )
 
 
 def _spans_decades(runs, metric: str) -> bool:
@@ -149,7 +196,22 @@ def region_grid(loaded, low: np.ndarray, high: np.ndarray, resolution: int):
     return xs, ys, classes.reshape(gx.shape)
 
 
+def boundary_cells(regions: np.ndarray) -> np.ndarray:
+    """True where a grid cell's class differs from its neighbour's on the left or below: every
+    boundary is one cell wide, whichever classes meet (a contour of the class index would draw the
+    boundary between classes 0 and 2 twice, at levels 0.5 and 1.5)."""
+    edges = np.zeros(regions.shape, dtype=bool)
+    edges[:, 1:] |= regions[:, 1:] != regions[:, :-1]
+    edges[1:, :] |= regions[1:, :] != regions[:-1, :]
+    return edges
+
+
 def decision_boundary(loaded, out: Path, resolution: int = 300) -> Path:
+    """regions_figure written to `out` (.png, .svg or .pdf)."""
+    return save_figure(regions_figure(loaded, resolution), out)
+
+
+def regions_figure(loaded, resolution: int = 300):
     """The decision regions of a 2-feature classifier over its data points (train o, held-out X)."""
     from matplotlib.colors import ListedColormap, to_rgb
 
@@ -174,15 +236,18 @@ def decision_boundary(loaded, out: Path, resolution: int = 300) -> Path:
     count = len(prep.classes)
     colors = [CLASS_COLORS[i % len(CLASS_COLORS)] for i in range(count)]
     light = ListedColormap([tuple(0.65 + 0.35 * np.array(to_rgb(c))) for c in colors])
-    figure = new_figure(5.6, 5.0)
+    figure = new_figure(6.4, 5.0)
     axes = figure.add_subplot()
     axes.pcolormesh(xs, ys, regions, cmap=light, vmin=-0.5, vmax=count - 0.5, shading="auto")
-    axes.contour(xs, ys, regions, levels=np.arange(count) + 0.5, colors="k", linewidths=0.8)
+    edges = boundary_cells(regions)
+    axes.pcolormesh(
+        xs, ys, np.ma.masked_where(~edges, edges), cmap=ListedColormap(["k"]), shading="auto"
+    )
     _scatter(axes, data, prep.classes, colors)
     axes.set_xlabel(prep.feature_names[0])
     axes.set_ylabel(prep.feature_names[1])
     axes.set_title(f"{loaded.path.resolve().name}: decision regions")
-    return save_figure(figure, out)
+    return figure
 
 
 def _scatter(axes, data: dict, classes: list, colors: list[str]) -> None:
@@ -201,4 +266,4 @@ def _scatter(axes, data: dict, classes: list, colors: list[str]) -> None:
                     linewidths=0.5,
                     label=f"{name}" if split == "train" else None,
                 )
-    axes.legend(title="class (X: held out)", fontsize="small", loc="best")
+    _legend_beside(axes, title="class (X: held out)")

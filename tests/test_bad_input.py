@@ -151,7 +151,10 @@ def test_alias_bomb_is_refused_quickly_and_small(tmp_path, monkeypatch):
     [
         (["train", "missing.yaml"], ["config file not found"]),
         (["train", "folder"], ["config file not found"]),
-        (["train", "c.yaml", "--set", "optimizer.lr"], ["expected key.path=value"]),
+        (
+            ["train", "c.yaml", "--set", "optimizer.lr"],
+            ["is not KEY=VALUE"],
+        ),
         (["train", "c.yaml", "--set", "optimizer.lr=.nan"], ["optimizer.lr", "finite number"]),
         (["train", "c.yaml", "--set", "data.source.x=1"], ["'data.source' is not a section"]),
         (["train", "c.yaml", "--set", "model.hidden=" + "[" * 3000], ["--set model.hidden"]),
@@ -227,7 +230,7 @@ DATA_CASES = {
         {"target": 7},
         ["column 7 is out of range"],
     ),
-    "single column": ("data.csv", csv_rows("y", "1", "2"), {}, ["at least one feature column"]),
+    "single column": ("data.csv", csv_rows("y", "1", "2"), {}, ["found 1 column, 'y'"]),
     "three classes for binary loss": (
         "data.csv",
         csv_rows("a,y", "1,x", "2,y", "3,z"),
@@ -460,7 +463,7 @@ def test_bad_checkpoint(tmp_path, finished_run, name):
 @pytest.mark.parametrize(
     "extra, phrases",
     [
-        (["--set", "optimizer.name=sgd"], ["made with optimizer 'adam'", "says 'sgd'"]),
+        (["--set", "optimizer.name=sgd"], ["optimizer.beta1", "not a setting of sgd"]),
         (["--set", "training.epochs=2"], ["already at epoch 3", "training.epochs=2"]),
         (["configs/xor.yaml"], ["give no CONFIG"]),
         (["--out", "elsewhere"], ["give no CONFIG, --out or --force"]),

@@ -137,7 +137,7 @@ def test_relative_data_paths_resolve_against_the_config_folder(
     write_config, tmp_path, small_config
 ):
     (tmp_path / "data.csv").write_text("a,b\n1,0\n2,1\n")
-    config = load_config(write_config(small_config(data={"source": "data.csv"})))
+    config = load_config(write_config({**small_config(), "data": {"source": "data.csv"}}))
     assert config.data.source == str((tmp_path / "data.csv").resolve())
 
 

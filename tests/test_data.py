@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bpcli.config import DataConfig
+from bpcli.config import data_config
 from bpcli.data.sources import BUILTIN, GENERATORS, SHIPPED, load_table
 from bpcli.data.splits import prepare, split_rows
 from bpcli.errors import DataError
@@ -55,7 +55,7 @@ def test_string_labels_are_mapped_and_decoded(tmp_path):
     path = tmp_path / "pets.csv"
     path.write_text("w,h,kind\n1,2,cat\n2,1,dog\n3,3,cat\n4,0,dog\n5,5,cat\n")
     data = prepare(
-        DataConfig(source=str(path), validation_split=0, test_split=0),
+        data_config(source=str(path), validation_split=0, test_split=0),
         "classification",
         np.float32,
         rng(),
@@ -115,19 +115,19 @@ def test_npz_without_y(tmp_path):
 
 
 def test_binary_cross_entropy_needs_two_classes():
-    config = DataConfig(source="iris")
+    config = data_config(source="iris")
     with pytest.raises(DataError, match="exactly 2 classes"):
         prepare(config, "binary", np.float32, rng(), rng(1))
 
 
 def test_regression_needs_numeric_targets():
     with pytest.raises(DataError, match="holds text"):
-        prepare(DataConfig(source="iris"), "regression", np.float32, rng(), rng(1))
+        prepare(data_config(source="iris"), "regression", np.float32, rng(), rng(1))
 
 
-def test_generator_options_are_checked():
-    with pytest.raises(DataError, match="does not apply to the 'xor' generator"):
-        load_table("xor", None, rng(), {"n_classes": 3})
+def test_generator_options_are_checked_at_the_config_boundary():
+    with pytest.raises(ValueError, match="n_classes"):
+        data_config(source="xor", n_classes=3)
 
 
 def test_unknown_source_lists_the_built_ins():
@@ -142,7 +142,7 @@ def test_splits_partition_the_rows():
 
 
 def test_standardisation_uses_training_statistics_only():
-    data = prepare(DataConfig(source="wine"), "classification", np.float64, rng(), rng(1))
+    data = prepare(data_config(source="wine"), "classification", np.float64, rng(), rng(1))
     train = data.splits["train"].X
     np.testing.assert_allclose(train.mean(axis=0), 0.0, atol=1e-12)
     np.testing.assert_allclose(train.std(axis=0), 1.0)
@@ -150,12 +150,12 @@ def test_standardisation_uses_training_statistics_only():
 
 
 def test_float32_stays_float32():
-    data = prepare(DataConfig(source="digits"), "classification", np.float32, rng(), rng(1))
+    data = prepare(data_config(source="digits"), "classification", np.float32, rng(), rng(1))
     assert all(split.X.dtype == np.float32 for split in data.splits.values())
 
 
 def test_regression_with_empty_splits():
-    config = DataConfig(source="linear", n_samples=20, validation_split=0, test_split=0)
+    config = data_config(source="linear", n_samples=20, validation_split=0, test_split=0)
     data = prepare(config, "regression", np.float32, rng(), rng(1))
     assert data.splits["train"].Y.shape == (20, 1)
     assert data.splits["validation"].Y.shape == (0, 1) and data.splits["test"].X.shape == (0, 3)
@@ -173,7 +173,7 @@ def test_column_statistics_match_numpy_in_chunks():
 
 def test_transform_leaves_the_callers_array_alone_unless_given_away():
     prep = prepare(
-        DataConfig(source="wine"), "classification", np.float64, rng(), rng(1)
+        data_config(source="wine"), "classification", np.float64, rng(), rng(1)
     ).preprocess
     X = np.ones((3, 13))
     prep.transform(X, np.float64)

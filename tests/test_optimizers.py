@@ -11,6 +11,7 @@ from bpcli.core.losses import LOSSES
 from bpcli.core.network import MLP, Parameter
 from bpcli.core.optimizers import OPTIMIZERS
 from bpcli.core.schedules import SCHEDULES
+from bpcli.core.schedules import settings as schedule_settings
 
 
 def parameter(value, grad, decay=True):
@@ -91,12 +92,24 @@ def test_each_optimizer_lowers_the_loss_of_linear_least_squares(name):
 
 
 def test_schedules():
-    args = dict(epochs=10, step_size=3, gamma=0.5, min_lr=0.0)
-    assert SCHEDULES["constant"](0.1, 7, **args) == 0.1
-    assert SCHEDULES["step"](0.1, 7, **args) == pytest.approx(0.1 * 0.25)
-    assert SCHEDULES["exponential"](0.1, 2, **args) == pytest.approx(0.025)
-    assert SCHEDULES["cosine"](0.1, 0, **args) == pytest.approx(0.1)
-    assert SCHEDULES["cosine"](0.1, 5, **args) == pytest.approx(0.05)
+    assert SCHEDULES["constant"](0.1, 7, 10) == 0.1
+    assert SCHEDULES["step"](0.1, 7, 10, step_size=3, gamma=0.5) == pytest.approx(0.1 * 0.25)
+    assert SCHEDULES["exponential"](0.1, 2, 10, gamma=0.5) == pytest.approx(0.025)
+    assert SCHEDULES["cosine"](0.1, 0, 10, min_lr=0.0) == pytest.approx(0.1)
+    assert SCHEDULES["cosine"](0.1, 5, 10, min_lr=0.0) == pytest.approx(0.05)
+
+
+def test_each_schedule_declares_only_the_settings_it_uses():
+    assert schedule_settings("constant") == {}
+    assert schedule_settings("step") == {"step_size": 10, "gamma": 0.5}
+    assert schedule_settings("exponential") == {"gamma": 0.5}
+    assert schedule_settings("cosine") == {"min_lr": 0.0}
+
+
+def test_an_optimizer_refuses_a_setting_it_does_not_have():
+    assert OPTIMIZERS["adam"](beta1=0.5).beta1 == 0.5
+    with pytest.raises(TypeError, match="sgd has no setting 'momentum'"):
+        OPTIMIZERS["sgd"](momentum=0.5)
 
 
 def test_every_optimizer_documents_its_rule():

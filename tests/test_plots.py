@@ -134,7 +134,7 @@ def test_train_shows_the_loss_chart_on_stderr_only(tmp_path):
 
 
 def test_loss_chart_draws_a_falling_curve():
-    chart = loss_chart([{"epoch": e, "loss": 1.0 / e} for e in range(1, 11)], width=20, height=4)
+    chart = loss_chart([{"epoch": e, "loss": 1.0 / e} for e in range(1, 11)], columns=25, height=4)
     lines = chart.splitlines()
     plot = [line.split("│", 1)[1] for line in lines[1:5]]
     assert lines[1].strip().startswith("1 │") and lines[4].startswith("0.1 │")
@@ -145,7 +145,7 @@ def test_loss_chart_draws_a_falling_curve():
 
 def test_loss_chart_switches_to_log_scale_over_two_decades():
     falling = [{"epoch": e, "loss": 10.0**-e} for e in range(1, 5)]
-    chart = loss_chart(falling, width=4, height=3)
+    chart = loss_chart(falling, columns=12, height=3)
     assert chart.splitlines()[0] == "loss per epoch (log scale)"
     middle = [line.split("│", 1)[1] for line in chart.splitlines()[1:4]]
     assert [column.count(" ") for column in zip(*middle, strict=True)] == [0, 1, 1, 2]  # even steps

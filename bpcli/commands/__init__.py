@@ -8,6 +8,7 @@ and `bpcli --version` start without loading NumPy or pydantic.
 from bpcli.commands import (  # noqa: F401 (each module registers its command with the app)
     eval,
     explain,
+    export,
     gradcheck,
     inspect,
     plot,

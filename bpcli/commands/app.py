@@ -12,26 +12,119 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from bpcli import __version__
 
+# ---------------------------------------------------------------------------- help like a man page
+
+
+def value_name(param) -> str:
+    """What a parameter's value is called in help and usage (RUN_DIR, FILE, KEY=VALUE); '' for a
+    flag, which takes no value."""
+    if getattr(param, "is_flag", False):
+        return ""
+    return param.metavar or param.name.upper()
+
+
+def value_column(param) -> str:
+    """The help's column beside an option's name: its value's name; empty for flags and for
+    arguments (whose name already is the value's name)."""
+    return "" if param.param_type_name == "argument" else value_name(param)
+
+
+def synopsis(param) -> str:
+    """A parameter as a man page's usage line shows it: RUN_DIR..., [INPUT], [-o FILE],
+    [--set KEY=VALUE]..., [--force]; '' for --help."""
+    if param.param_type_name == "argument":
+        text = value_name(param) + ("..." if param.nargs == -1 else "")
+        return text if param.required else f"[{text}]"
+    if "--help" in param.opts:
+        return ""
+    text = " ".join(filter(None, [min(param.opts, key=len), value_name(param)]))
+    text = text if param.required else f"[{text}]"
+    return text + ("..." if param.multiple else "")
+
+
+class ManPage:
+    """Help that reads like a man page: `bpcli plot RUN_DIR... [-m NAME] [--boundary] [-o FILE]`,
+    and beside each parameter the name of its value (nothing for a flag) instead of a Python type."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            # Typer's help shows display_type_rich: <bool>, <path>, <list[Path]> by default.
+            param.display_type_rich = lambda ctx, param=param: value_column(param)
+        return params
+
+
+class Command(ManPage, TyperCommand):
+    """A bpcli command: man-page usage line and parameters."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [piece for piece in map(synopsis, self.get_params(ctx)) if piece]
+
+    def format_usage(self, ctx, formatter) -> None:
+        """The usage line, wrapped between parameters (never inside `[-o FILE]`), hanging indent."""
+        prefix = f"Usage: {ctx.command_path} "
+        width = max(formatter.width - len(prefix), 20)
+        lines = [""]
+        for piece in self.collect_usage_pieces(ctx):
+            if lines[-1] and len(lines[-1]) + 1 + len(piece) > width:
+                lines.append("")
+            lines[-1] = f"{lines[-1]} {piece}".lstrip()
+        formatter.write(prefix + f"\n{' ' * len(prefix)}".join(lines) + "\n")
+
+
+class Group(ManPage, TyperGroup):
+    """The bpcli app: `bpcli [OPTIONS] COMMAND [ARGS]...`, parameters named as in commands."""
+
+
+def examples(*lines: str) -> str:
+    """An epilog of examples, one per line as typed (short enough for 60 columns; Rich markup
+    escaped, so `--set model.hidden='[128]'` shows as written)."""
+    return "Examples:\n" + "\n".join(line.replace("[", r"\[") for line in lines)
+
+
 app = typer.Typer(
+    cls=Group,
     name="bpcli",
     help="Train multilayer perceptrons from YAML files by hand-written NumPy backpropagation.",
-    epilog="Example:  bpcli train configs/digits.yaml  |  bpcli COMMAND --help shows each "
-    "command's examples",
+    epilog=examples(
+        "bpcli train configs/digits.yaml",
+        "bpcli train --help     (every command's help has examples)",
+        "bpcli --install-completion     (TAB completion)",
+    ),
     no_args_is_help=True,
-    add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-ConfigArg = Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)]
+
+def command(name: str | None = None, *, epilog: str):
+    """Register a command with the app: `@command(epilog=examples(...))`."""
+    return app.command(name, cls=Command, epilog=epilog)
+
+
+def key_values(values: list[str] | None) -> list[str]:
+    """--set values; each must be KEY=VALUE (`--set optimizer.lr 0.01` would read 0.01 as CONFIG)."""
+    for value in values or []:
+        if "=" not in value:
+            raise typer.BadParameter(
+                f"'{value}' is not KEY=VALUE: write --set {value}=VALUE as one argument"
+            )
+    return values or []
+
+
+ConfigArg = Annotated[
+    Path, typer.Argument(help="YAML config file.", metavar="CONFIG", show_default=False)
+]
 SetOption = Annotated[
     Optional[list[str]],  # noqa: UP045 - typer needs typing.Optional on Python 3.10
     typer.Option(
         "--set",
         help="Override a config key, value parsed as YAML (repeatable): --set optimizer.lr=0.01",
-        metavar="KEY.PATH=VALUE",
+        metavar="KEY=VALUE",
+        callback=key_values,
         show_default=False,
     ),
 ]
@@ -75,10 +168,7 @@ def main_options(
         typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
-    """Train multilayer perceptrons from YAML files by hand-written NumPy backpropagation.
-
-    Example: bpcli train configs/digits.yaml
-    """
+    """Train multilayer perceptrons from YAML files by hand-written NumPy backpropagation."""
 
 
 def positive(value: float) -> float:
@@ -88,5 +178,8 @@ def positive(value: float) -> float:
 
 
 RunArg = Annotated[
-    Path, typer.Argument(help="Run folder written by bpcli train.", show_default=False)
+    Path,
+    typer.Argument(
+        help="Run folder written by bpcli train.", metavar="RUN_DIR", show_default=False
+    ),
 ]

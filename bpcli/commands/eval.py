@@ -7,14 +7,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from bpcli.commands.app import JsonOption, RunArg, app, user_errors
+from bpcli.commands.app import JsonOption, RunArg, command, examples, user_errors
 
 
-@app.command(
+@command(
     "eval",
-    epilog="Examples:  bpcli eval runs/iris  |  bpcli eval runs/iris --split validation  |  "
-    "bpcli eval runs/iris --data new.csv --json  |  "
-    "bpcli eval runs/iris --fail-under accuracy=0.9 --fail-under loss=0.3",
+    epilog=examples(
+        "bpcli eval runs/iris",
+        "bpcli eval runs/iris --split validation",
+        "bpcli eval runs/iris --data new.csv --json",
+        "bpcli eval runs/iris --fail-under accuracy=0.9",
+    ),
 )
 def eval_command(
     run: RunArg,
@@ -30,7 +33,10 @@ def eval_command(
     split: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
-            "--split", help="The run's own split (default: test).", metavar="test|validation|train"
+            "--split",
+            help="The run's own split: test (the default), validation or train.",
+            show_default=False,
+            metavar="SPLIT",
         ),
     ] = None,
     as_json: JsonOption = False,

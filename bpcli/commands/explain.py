@@ -7,17 +7,23 @@ from typing import Annotated, Optional
 
 import typer
 
-from bpcli.commands.app import SetOption, app, user_errors
+from bpcli.commands.app import SetOption, command, examples, user_errors
 
 
-@app.command(
+@command(
     "explain",
-    epilog="Examples:  bpcli explain configs/xor.yaml  |  bpcli explain runs/digits-20250101-120000 "
-    "--batch 1  |  bpcli explain configs/digits.yaml --markdown > digits-backprop.md",
+    epilog=examples(
+        "bpcli explain configs/xor.yaml",
+        "bpcli explain runs/digits --batch 1",
+        "bpcli explain configs/digits.yaml --markdown > bp.md",
+    ),
 )
 def explain_command(
     target: Annotated[
-        Path, typer.Argument(help="YAML config file or run folder.", show_default=False)
+        Path,
+        typer.Argument(
+            help="YAML config file or run folder.", metavar="CONFIG|RUN_DIR", show_default=False
+        ),
     ],
     batch: Annotated[
         Optional[int],  # noqa: UP045
@@ -25,6 +31,7 @@ def explain_command(
             "--batch",
             "-n",
             min=1,
+            metavar="N",
             help="Rows n in the shapes (default: the batch size training uses).",
             show_default=False,
         ),

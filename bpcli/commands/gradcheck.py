@@ -8,12 +8,15 @@ from typing import Annotated
 
 import typer
 
-from bpcli.commands.app import JsonOption, SetOption, app, positive, user_errors
+from bpcli.commands.app import JsonOption, SetOption, command, examples, positive, user_errors
 
 
-@app.command(
-    epilog="Examples:  bpcli gradcheck configs/moons.yaml  |  bpcli gradcheck runs/iris --json  |  "
-    "bpcli gradcheck configs/digits.yaml --samples 4 --max-params 200"
+@command(
+    epilog=examples(
+        "bpcli gradcheck configs/moons.yaml",
+        "bpcli gradcheck runs/iris --json",
+        "bpcli gradcheck configs/digits.yaml --max-params 200",
+    )
 )
 def gradcheck(
     target: Annotated[
@@ -21,18 +24,25 @@ def gradcheck(
         typer.Argument(help="YAML config (fresh init) or run folder.", metavar="CONFIG|RUN_DIR"),
     ],
     samples: Annotated[
-        int, typer.Option("--samples", min=1, help="Training rows in the batch.")
+        int, typer.Option("--samples", min=1, help="Training rows in the batch.", metavar="N")
     ] = 8,
     eps: Annotated[
-        float, typer.Option("--eps", callback=positive, help="Finite-difference step.")
+        float, typer.Option("--eps", callback=positive, help="Finite-difference step.", metavar="E")
     ] = 1e-6,
     tol: Annotated[
         float,
-        typer.Option("--tol", callback=positive, help="Largest relative error that passes."),
+        typer.Option(
+            "--tol", callback=positive, help="Largest relative error that passes.", metavar="T"
+        ),
     ] = 1e-6,
     max_params: Annotated[
         int,
-        typer.Option("--max-params", min=0, help="At most K entries per tensor, sampled; 0 = all."),
+        typer.Option(
+            "--max-params",
+            min=0,
+            help="At most K entries per tensor, sampled; 0 = all.",
+            metavar="K",
+        ),
     ] = 5000,
     overrides: SetOption = None,
     as_json: JsonOption = False,

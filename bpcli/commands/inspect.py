@@ -6,13 +6,15 @@ import json
 
 import typer
 
-from bpcli.commands.app import JsonOption, RunArg, app, user_errors
+from bpcli.commands.app import JsonOption, RunArg, command, examples, user_errors
 
 
-@app.command(
+@command(
     "inspect",
-    epilog="Examples:  bpcli inspect runs/digits-20250101-120000  |  "
-    "bpcli inspect runs/moons --json | jq .training.best_epoch",
+    epilog=examples(
+        "bpcli inspect runs/digits",
+        "bpcli inspect runs/moons --json | jq .training.best_epoch",
+    ),
 )
 def inspect_run(run_dir: RunArg, as_json: JsonOption = False) -> None:
     """Report on a saved run: config, parameters per layer, metrics, best epoch, diagnostics, files."""

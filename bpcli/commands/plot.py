@@ -7,21 +7,31 @@ from typing import Annotated, Optional
 
 import typer
 
-from bpcli.commands.app import app, user_errors
+from bpcli.commands.app import command, examples, user_errors
 
 
-@app.command(
-    epilog="Examples:  bpcli plot runs/digits-20250101-120000  |  "
-    "bpcli plot runs/adam runs/sgd --metric accuracy -o compare.png  |  "
-    "bpcli plot runs/moons --boundary -o boundary.png"
+@command(
+    epilog=examples(
+        "bpcli plot runs/digits",
+        "bpcli plot runs/adam runs/sgd -m accuracy -o compare.png",
+        "bpcli plot runs/moons --boundary -o boundary.png",
+    )
 )
 def plot(
     run_dirs: Annotated[
-        list[Path], typer.Argument(help="Run folder(s) written by bpcli train.", show_default=False)
+        list[Path],
+        typer.Argument(
+            help="Run folder(s) written by bpcli train.", metavar="RUN_DIR", show_default=False
+        ),
     ],
     metric: Annotated[
         str,
-        typer.Option("--metric", "-m", help="Metric to draw (loss, accuracy, mae, r2, lr, ...)."),
+        typer.Option(
+            "--metric",
+            "-m",
+            help="Metric to draw (loss, accuracy, mae, r2, lr, ...).",
+            metavar="NAME",
+        ),
     ] = "loss",
     boundary: Annotated[
         bool,
@@ -34,6 +44,8 @@ def plot(
             "-o",
             help="Picture file, .png, .svg or .pdf (default: curves.png or boundary.png inside the "
             "run folder; ./curves.png for several runs).",
+            metavar="FILE",
+            show_default=False,
         ),
     ] = None,
 ) -> None:

@@ -10,21 +10,25 @@ from typing import Annotated, Optional
 
 import typer
 
-from bpcli.commands.app import RunArg, app, user_errors
+from bpcli.commands.app import RunArg, command, examples, user_errors
 
 
-@app.command(
-    epilog="Examples:  bpcli predict runs/iris flowers.csv  |  "
-    "cat big.csv | bpcli predict runs/iris - | head  |  "
-    "bpcli predict runs/iris flowers.csv --proba --output predictions.csv"
+@command(
+    epilog=examples(
+        "bpcli predict runs/iris flowers.csv",
+        "cat big.csv | bpcli predict runs/iris - | head",
+        "bpcli predict runs/iris flowers.csv --proba -o out.csv",
+    )
 )
 def predict(
     run: RunArg,
     source: Annotated[
         str,
         typer.Argument(
-            help="Features: a .csv (header with the training columns), .npy or .npz file, or - for CSV on stdin.",
-            metavar="[INPUT|-]",
+            help="Features: a .csv (header with the training columns), .npy or .npz file; "
+            "- (the default) reads CSV from stdin.",
+            metavar="INPUT",
+            show_default=False,
         ),
     ] = "-",
     proba: Annotated[
@@ -33,7 +37,11 @@ def predict(
     output: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(
-            "--output", "-o", help="Write the CSV to FILE (atomically) instead of stdout."
+            "--output",
+            "-o",
+            help="Write the CSV to FILE (atomically) instead of stdout.",
+            metavar="FILE",
+            show_default=False,
         ),
     ] = None,
 ) -> None:

@@ -1,14 +1,18 @@
 """Everything bpcli draws on the terminal: the live training and sweep displays, tables, the loss
-chart and the `inspect` report. Results are computed elsewhere and arrive here ready to show; this module only renders.
+chart and the `inspect` report. Results are computed elsewhere and arrive here ready to show; this
+module only renders.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
+from rich import box
+from rich.cells import cell_len
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
@@ -21,6 +25,17 @@ from bpcli.sweeps.results import trial_row
 from bpcli.sweeps.trial import Outcome
 
 SHOWN = ("loss", "accuracy", "mae", "r2", "val_loss", "val_accuracy", "val_mae", "val_r2")
+COMPACT = ("loss", "val_loss", "val_accuracy", "val_r2")
+"""The few metrics beside the live bar, in the order they are dropped last to first when narrow."""
+CHART_WIDTH = 60
+"""The loss chart's plot area at most; narrower terminals get a narrower chart."""
+COMPACT_TABLE = {
+    "box": box.SIMPLE_HEAD,
+    "show_edge": False,
+    "pad_edge": False,
+    "collapse_padding": True,
+}
+"""Wide tables (inspect, gradcheck): a rule under the header, no vertical lines: they fit 60 columns."""
 
 
 def stderr_console() -> Console:
@@ -29,60 +44,196 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def number(value, digits: int = 4) -> str:
+    """`value` with `digits` significant digits, the one format of every number bpcli shows:
+    0.005446, 1.8e-05, 0.9611, 1, 1.235e+04, nan. A small value never shows as 0.0000."""
+    return f"{float(value):.{digits}g}"
+
+
 def format_metrics(record: dict) -> str:
-    return "  ".join(f"{key} {record[key]:.4f}" for key in SHOWN if key in record)
+    return "  ".join(f"{key} {number(record[key])}" for key in SHOWN if key in record)
 
 
-def compact_metrics(record: dict) -> str:
-    """The few numbers that fit beside a progress bar: losses, and the validation metric if any."""
-    shown = [key for key in ("loss", "val_loss", "val_accuracy", "val_r2") if key in record]
-    return " ".join(f"{key.replace('accuracy', 'acc')} {record[key]:.4f}" for key in shown)
+def compact_metrics(record: dict) -> list[str]:
+    """The metrics that fit beside a progress bar: losses, and the validation metric if any."""
+    return [
+        f"{key.replace('accuracy', 'acc')} {number(record[key])}"
+        for key in COMPACT
+        if key in record
+    ]
 
 
 def format_seconds(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
-class TrainingDisplay(Listener):
-    """Follows a training session: a live bar on a terminal, one line per epoch otherwise; notes and
-    warnings above it. Quiet: nothing at all."""
+def duration(seconds: float | None) -> str:
+    """A duration as m:ss (h:mm:ss past an hour); -:-- when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return "-:--"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
-    def __init__(self, console: Console, quiet: bool = False):
-        self.console, self.quiet = console, quiet
-        self.epochs, self.title, self.start = 0, "", 0
-        self.progress: Progress | None = None
-        self.task = None
+
+def architecture(experiment) -> str:
+    """'784-256-128-10 relu → softmax, 235,146 parameters': the widths and activations."""
+    network = experiment.network
+    hidden = {layer.activation.name for layer in network.layers[:-1]}
+    output = network.layers[-1].activation.name
+    activations = f"{', '.join(sorted(hidden))} → {output}" if hidden else output
+    widths = "-".join(map(str, network.widths))
+    return f"{widths} {activations}, {network.parameter_count():,} parameters"
+
+
+def start_line(experiment) -> str:
+    """What is being trained, in one line: network, rows per split, optimizer and schedule."""
+    config = experiment.config
+    rows = ", ".join(f"{len(s)} {name}" for name, s in experiment.data.splits.items() if len(s))
+    optimizer = config.optimizer
+    return (
+        f"{config.name}: {architecture(experiment)}; rows: {rows}; "
+        f"{optimizer.name} lr {number(optimizer.lr)}, {optimizer.schedule.name} schedule"
+    )
+
+
+class ProgressLine:
+    """The live line: `name ━━━━╸━━━━  epoch 12/30  ETA 0:03  loss 0.0054  val_loss 0.1162`.
+
+    Fitted to the width it is drawn at: the epoch counter and the ETA are always whole; metrics are
+    dropped first (last one first), then the name; the bar takes the rest (up to CHART_WIDTH)."""
+
+    MIN_BAR = 8
+
+    def __init__(self, title: str, epochs: int, start: int, now: float):
+        self.title, self.epochs, self.start = title, epochs, start
+        self.done, self.batch = start, None  # epochs finished; (batch, batches) within the next
+        self.metrics: list[str] = []
+        self.started, self.finished = now, False
+        self.now = now
+
+    def fraction(self) -> float:
+        """Epochs done, counting the share of the epoch in progress."""
+        partial = self.batch[0] / self.batch[1] if self.batch else 0.0
+        return self.done + partial
+
+    def eta(self) -> float | None:
+        """Seconds left at the pace so far; None before the first batch or epoch is done."""
+        progress = self.fraction() - self.start
+        if progress <= 0:
+            return None
+        return (self.now - self.started) * (self.epochs - self.fraction()) / progress
+
+    def timing(self) -> str:
+        """'ETA 0:03' while training, 'took 0:05' once it ended."""
+        if self.finished:
+            return f"took {duration(self.now - self.started)}"
+        return f"ETA {duration(self.eta())}"
+
+    def counter(self) -> str:
+        if self.batch:
+            return f"epoch {self.done + 1}/{self.epochs} batch {self.batch[0]}/{self.batch[1]}"
+        return f"epoch {self.done}/{self.epochs}"
+
+    def render(self, width: int) -> Text:
+        """The line at `width` cells."""
+        fixed = [self.counter(), self.timing()]
+        room = width - sum(cell_len(piece) + 2 for piece in fixed) - self.MIN_BAR
+        title = self.title if cell_len(self.title) + 1 <= room else ""
+        room -= cell_len(title) + 1 if title else 0
+        metrics = []
+        for metric in self.metrics:
+            if cell_len(metric) + 2 > room:
+                break
+            metrics.append(metric)
+            room -= cell_len(metric) + 2
+        bar = min(CHART_WIDTH, self.MIN_BAR + max(0, room)) if room >= 0 else 0
+        line = Text()
+        if title:
+            line.append(title + " ", style="bold")
+        if bar:
+            line.append_text(progress_bar(self.fraction() / max(1, self.epochs), bar))
+            line.append("  ")
+        line.append("  ".join([*fixed, *metrics]))
+        return line
+
+    def __rich_console__(self, console, options):
+        yield self.render(options.max_width)
+
+
+def progress_bar(share: float, width: int) -> Text:
+    """A bar of `width` cells, `share` (0..1) of it filled in half cells."""
+    halves = round(max(0.0, min(1.0, share)) * width * 2)
+    full, half = divmod(halves, 2)
+    bar = Text()
+    bar.append("━" * full, style="bar.complete")
+    if half:
+        bar.append("╸", style="bar.complete")
+    bar.append("━" * (width - full - half), style="bar.back")
+    return bar
+
+
+class TrainingDisplay(Listener):
+    """Follows a training session: a start line, then a live bar on a terminal (one line per epoch
+    otherwise); notes and warnings above it. Quiet: nothing at all.
+
+    The bar is redrawn at most REFRESH times a second; within an epoch that has run for over
+    BATCH_AFTER seconds it moves batch by batch."""
+
+    REFRESH = 10
+    BATCH_AFTER = 1.0
+
+    def __init__(self, console: Console, quiet: bool = False, clock=time.monotonic):
+        self.console, self.quiet, self.clock = console, quiet, clock
+        self.epochs = 0
+        self.line: ProgressLine | None = None
+        self.live: Live | None = None
+        self.next_refresh = self.epoch_started = 0.0
 
     def begin(self, experiment, run_dir: Path, start_epoch: int) -> None:
         config = experiment.config
-        self.epochs, self.title, self.start = config.training.epochs, config.name, start_epoch
+        self.epochs = config.training.epochs
+        self.note(start_line(experiment))
+        now = self.clock()
+        self.line = ProgressLine(config.name, self.epochs, start_epoch, now)
+        self.epoch_started = now
 
     def __enter__(self) -> TrainingDisplay:
-        if not self.quiet and self.console.is_terminal:
-            self.progress = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(bar_width=16),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[metrics]}"),
-                console=self.console,
-                refresh_per_second=4,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task(
-                self.title, total=self.epochs, completed=self.start, metrics=""
-            )
+        if not self.quiet and self.console.is_terminal and self.line is not None:
+            self.live = Live(self.line, console=self.console, auto_refresh=False)
+            self.live.start(refresh=True)
         return self
 
+    def on_batch(self, done: int, total: int) -> None:
+        """Cheap unless a redraw is due: one clock reading and two comparisons per batch."""
+        if self.live is None:
+            return
+        now = self.clock()
+        if now < self.next_refresh or now - self.epoch_started < self.BATCH_AFTER:
+            return
+        self.line.batch = (done, total)
+        self.redraw(now)
+
     def on_epoch(self, record: dict) -> None:
-        if self.progress is not None:
-            self.progress.update(self.task, advance=1, metrics=compact_metrics(record))
+        now = self.clock()
+        self.epoch_started = now
+        if self.live is not None:
+            self.line.done, self.line.batch = record["epoch"], None
+            self.line.metrics = compact_metrics(record)
+            if now >= self.next_refresh or record["epoch"] == self.epochs:
+                self.redraw(now)
         elif not self.quiet:
             self.console.print(
                 f"epoch {record['epoch']}/{self.epochs}  {format_metrics(record)}  "
                 f"({format_seconds(record['seconds'])})",
                 markup=False,
+                soft_wrap=True,
             )
+
+    def redraw(self, now: float) -> None:
+        self.line.now = now
+        self.next_refresh = now + 1 / self.REFRESH
+        self.live.refresh()
 
     def warn(self, message: str, hint: str | None = None) -> None:
         """A problem seen during training (e.g. dead ReLUs), printed above the bar."""
@@ -93,12 +244,15 @@ class TrainingDisplay(Listener):
             self.console.print(text)
 
     def note(self, message: str) -> None:
+        """A line above the bar; on a terminal wrapped at word boundaries, elsewhere left whole."""
         if not self.quiet:
-            self.console.print(message, markup=False)
+            self.console.print(message, markup=False, soft_wrap=not self.console.is_terminal)
 
     def __exit__(self, *exc_info) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+        if self.live is not None:
+            self.line.finished = True
+            self.line.now = self.clock()
+            self.live.stop()
 
 
 def metrics_table(metrics: dict[str, dict], title: str) -> Table:
@@ -110,7 +264,7 @@ def metrics_table(metrics: dict[str, dict], title: str) -> Table:
         table.add_column(column, justify="right")
     for split in ("train", "validation", "test"):
         if split in metrics:
-            table.add_row(split, *(f"{metrics[split].get(c, float('nan')):.4f}" for c in columns))
+            table.add_row(split, *(number(metrics[split].get(c, math.nan)) for c in columns))
     return table
 
 
@@ -123,7 +277,7 @@ def eval_tables(report: Report) -> list[Table]:
     metrics.add_column("metric")
     metrics.add_column("value", justify="right")
     for name, value in report.metrics.items():
-        metrics.add_row(name, f"{value:.4f}")
+        metrics.add_row(name, number(value))
     if report.task == "regression":
         return [metrics]
     per_class = Table(title="per class")
@@ -132,9 +286,9 @@ def eval_tables(report: Report) -> list[Table]:
     for row in report.per_class:
         per_class.add_row(
             str(row["label"]),
-            f"{row['precision']:.4f}",
-            f"{row['recall']:.4f}",
-            f"{row['f1']:.4f}",
+            number(row["precision"]),
+            number(row["recall"]),
+            number(row["f1"]),
             str(row["support"]),
         )
     confusion = Table(title="confusion matrix (rows: true, columns: predicted)")
@@ -154,7 +308,7 @@ def status(check: TensorCheck) -> str:
 
 def gradcheck_table(checks: list[TensorCheck], title: str) -> Table:
     """One row per parameter tensor: shape, entries checked and skipped, worst errors, verdict."""
-    table = Table(title=title)
+    table = Table(title=title, **COMPACT_TABLE)
     table.add_column("tensor")
     table.add_column("shape")
     for column in ("checked", "skipped", "max abs err", "max rel err", "result"):
@@ -165,8 +319,8 @@ def gradcheck_table(checks: list[TensorCheck], title: str) -> Table:
             "×".join(map(str, check.shape)),
             str(check.checked),
             str(check.skipped),
-            f"{check.max_abs_error:.2e}",
-            f"{check.max_rel_error:.2e}",
+            number(check.max_abs_error, 3),
+            number(check.max_rel_error, 3),
             status(check),
         )
     return table
@@ -180,7 +334,9 @@ def gradcheck_verdict(checks: list[TensorCheck], tol: float) -> str:
     if failed:
         return f"[bold red]FAIL[/bold red]: {', '.join(failed)} exceed relative error {tol:g} ({counts})"
     worst = max((c.max_rel_error for c in checks), default=0.0)
-    verdict = f"[green]PASS[/green]: every gradient within {tol:g} (worst {worst:.1e}; {counts})"
+    verdict = (
+        f"[green]PASS[/green]: every gradient within {tol:g} (worst {number(worst, 2)}; {counts})"
+    )
     unverified = [c.name for c in checks if c.checked == 0]
     if unverified:
         verdict += (
@@ -188,6 +344,18 @@ def gradcheck_verdict(checks: list[TensorCheck], tol: float) -> str:
             "try a smaller --eps or more --samples)"
         )
     return verdict
+
+
+def export_verdict(comparison) -> str:
+    """One line: onnxruntime against bpcli on a split (bpcli export --check)."""
+    where = f"onnxruntime vs bpcli on the {comparison.split} split, {comparison.rows} rows"
+    worst = f"largest relative difference {comparison.max_rel_error:.1e}"
+    mismatches = comparison.label_mismatches
+    if comparison.passed:
+        labels = "" if mismatches is None else ", labels identical"
+        return f"[green]PASS[/green]: {where}: {worst} (at most {comparison.rtol:g}){labels}"
+    labels = "" if mismatches is None else f", {mismatches} labels differ"
+    return f"[bold red]FAIL[/bold red]: {where}: {worst} (allowed {comparison.rtol:g}){labels}"
 
 
 # ---------------------------------------------------------------------------- the loss chart
@@ -207,7 +375,7 @@ def resample(values: list[float], width: int) -> list[float]:
     return [sum(values[a:b]) / (b - a) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
-def columns(values: list[float], height: int) -> list[str]:
+def column_cells(values: list[float], height: int) -> list[str]:
     """Each value as a column of `height` cells, filled in eighths from the bottom (min shows as ▁)."""
     lo, hi = min(values), max(values)
     levels = height * 8
@@ -221,17 +389,19 @@ def columns(values: list[float], height: int) -> list[str]:
     return cells
 
 
-def loss_chart(epochs: list[dict], key: str = "loss", width: int = 60, height: int = 6) -> str:
-    """A block chart of `key` per epoch with its range on the left; '' when there is nothing to draw."""
+def loss_chart(epochs: list[dict], key: str = "loss", columns: int = 80, height: int = 6) -> str:
+    """A block chart of `key` per epoch with its range on the left, fitted to `columns` terminal
+    columns (the plot itself at most CHART_WIDTH wide); '' when there is nothing to draw."""
     values = [float(r[key]) for r in epochs if key in r and math.isfinite(float(r[key]))]
     if len(values) < 2:
         return ""
     # Losses often fall by decades: then a log scale shows the shape of the whole run.
     log = min(values) > 0 and max(values) / min(values) > LOG_SPAN
     drawn = [math.log10(v) for v in values] if log else values
-    cells = columns(resample(drawn, width), height)
-    top, bottom = f"{max(values):.4g}", f"{min(values):.4g}"
+    top, bottom = number(max(values)), number(min(values))
     margin = max(len(top), len(bottom))
+    width = max(1, min(CHART_WIDTH, columns - margin - 2))
+    cells = column_cells(resample(drawn, width), height)
     lines = [f"{key} per epoch{' (log scale)' if log else ''}"]
     for row in range(height):
         label = top if row == 0 else bottom if row == height - 1 else ""
@@ -248,9 +418,8 @@ def summary_line(epochs: list[dict], key: str = "val_loss") -> str:
     if not points:
         return ""
     best_epoch, best = min(points, key=lambda p: p[1])
-    return (
-        f"{key} {points[0][1]:.4g} -> {points[-1][1]:.4g} (best {best:.4g} at epoch {best_epoch})"
-    )
+    first, last = number(points[0][1]), number(points[-1][1])
+    return f"{key} {first} -> {last} (best {number(best)} at epoch {best_epoch})"
 
 
 # ---------------------------------------------------------------------------- inspect
@@ -279,7 +448,9 @@ def inspect_parts(report: dict) -> list:
 
 
 def _layers_table(report: dict):
-    table = Table(title=f"parameters: {report['parameters']:,}", title_justify="left")
+    table = Table(
+        title=f"parameters: {report['parameters']:,}", title_justify="left", **COMPACT_TABLE
+    )
     for column in ("layer", "W shape", "activation", "parameters", "‖W‖", "rms(W)"):
         table.add_column(column, justify="left" if column == "activation" else "right")
     for row in report["layers"]:
@@ -288,8 +459,8 @@ def _layers_table(report: dict):
             " x ".join(map(str, row["shape"])),
             row["activation"],
             f"{row['parameters']:,}",
-            f"{row['weight_norm']:.4g}",
-            f"{row['weight_rms']:.3g}",
+            number(row["weight_norm"]),
+            number(row["weight_rms"]),
         )
     return table
 
@@ -303,7 +474,7 @@ def _training_line(training: dict) -> str:
     if training["best_epoch"] is not None:
         line += (
             f"; best epoch {training['best_epoch']} by {training['best_by']} "
-            f"({training['best_value']:.4g})"
+            f"({number(training['best_value'])})"
         )
     if training.get("restored_epoch") is not None:
         line += f"; weights restored from epoch {training['restored_epoch']}"
@@ -313,13 +484,17 @@ def _training_line(training: dict) -> str:
 def _diagnostics_parts(summary: dict | None) -> list:
     if summary is None:
         return [Text("diagnostics: none recorded (training.diagnostics was off)", style="dim")]
-    table = Table(title=f"diagnostics, epoch {summary['last_epoch']}", title_justify="left")
-    for column in ("layer", "activation", "‖∇W‖", "first ‖∇W‖", "‖ΔW‖/‖W‖", "dead", "saturated"):
-        table.add_column(column, justify="left" if column == "activation" else "right")
+    # no activation column (the layers table has it): the table fits 60 columns uncut
+    table = Table(
+        title=f"diagnostics, epoch {summary['last_epoch']}",
+        title_justify="left",
+        **COMPACT_TABLE,
+    )
+    for column in ("layer", "‖∇W‖", "first ‖∇W‖", "‖ΔW‖/‖W‖", "dead", "saturated"):
+        table.add_column(column, justify="right")
     for row in summary["layers"]:
         table.add_row(
             str(row["layer"]),
-            row["activation"],
             _short(row["grad_norm"]),
             _short(row["first_grad_norm"]),
             _short(row["update_ratio"]),
@@ -337,7 +512,7 @@ def _diagnostics_parts(summary: dict | None) -> list:
 
 
 def _short(value) -> str:
-    return "-" if value is None else f"{value:.3g}"
+    return "-" if value is None else number(value, 3)
 
 
 def _percent(value) -> str:
@@ -347,69 +522,90 @@ def _percent(value) -> str:
 # ---------------------------------------------------------------------------- sweeps and runs
 
 
-def number(value, digits: int = 4) -> str:
-    """A metric cell: fixed decimals, '-' where there is none."""
-    if value is None or value == "":
-        return "-"
-    return f"{float(value):.{digits}f}"
+def cell(value, digits: int = 4) -> str:
+    """A table cell for a number that may be missing: number(value), or '-'."""
+    return "-" if value is None or value == "" else number(value, digits)
+
+
+class SweepLine:
+    """The live line of a sweep: `trials ━━━━╸━━━━  5/16  ETA 0:12  best val_accuracy 0.9667`."""
+
+    def __init__(self, todo: int, now: float):
+        self.todo, self.done, self.started, self.now = todo, 0, now, now
+        self.best = ""
+
+    def render(self, width: int) -> Text:
+        eta = (self.now - self.started) * (self.todo - self.done) / self.done if self.done else None
+        pieces = [f"{self.done}/{self.todo}", f"ETA {duration(eta)}", self.best]
+        text = "  ".join(piece for piece in pieces if piece)
+        bar = min(CHART_WIDTH, width - cell_len(text) - len("trials ") - 2)
+        line = Text("trials ", style="bold")
+        if bar >= ProgressLine.MIN_BAR:
+            line.append_text(progress_bar(self.done / max(1, self.todo), bar))
+            line.append("  ")
+        line.append(text)
+        return line
+
+    def __rich_console__(self, console, options):
+        yield self.render(options.max_width)
 
 
 class SweepDisplay(SweepListener):
-    """Follows a sweep: one aligned line per trial as it finishes (a growing table), under a live bar
-    on a terminal; notes above. Quiet: nothing at all."""
+    """Follows a sweep: one aligned line per trial as it comes back (a table that grows), under a
+    live line on a terminal; notes above. Quiet: nothing at all."""
 
-    def __init__(self, console: Console, quiet: bool = False):
-        self.console, self.quiet = console, quiet
-        self.progress: Progress | None = None
-        self.task = None
+    def __init__(self, console: Console, quiet: bool = False, clock=time.monotonic):
+        self.console, self.quiet, self.clock = console, quiet, clock
+        self.live: Live | None = None
+        self.line: SweepLine | None = None
         self.columns: list[tuple[str, int]] = []
-        self.metric, self.todo = "", 0
+        self.metric, self.mode, self.todo, self.best = "", "min", 0, None
 
     def begin(self, plan, path: Path, todo: int) -> None:
-        self.metric, self.todo = plan.spec.metric, todo
+        spec = plan.spec
+        self.metric, self.mode, self.todo = spec.metric, spec.mode, todo
         rows = [trial_row(t, Outcome(t.id, "pending"), "") for t in plan.trials]
-        keys = ["id", *plan.spec.swept, "seed", *(["fold"] if plan.spec.cv else [])]
+        keys = ["id", *spec.swept, "seed", *(["fold"] if spec.cv else [])]
         self.columns = [(k, max(len(k), *(len(str(r.get(k, ""))) for r in rows))) for k in keys]
-        self.columns += [("status", 11), (self.metric, max(len(self.metric), 7)), ("seconds", 8)]
+        self.columns += [("status", 11), (self.metric, max(len(self.metric), 9)), ("seconds", 7)]
+        self.line = SweepLine(todo, self.clock())
         if not self.quiet and todo:
-            self.console.print(f"sweep {path}: {todo} trials to run", markup=False)
+            self.note(f"sweep {path}: {todo} of {len(plan.trials)} trials to run")
             header = "  ".join(f"{name:<{width}}" for name, width in self.columns)
-            self.console.print(header, style="bold", markup=False)
+            self.console.print(header.rstrip(), style="bold", markup=False, soft_wrap=True)
 
     def __enter__(self) -> SweepDisplay:
         if not self.quiet and self.todo and self.console.is_terminal:
-            self.progress = Progress(
-                TextColumn("[bold]trials"),
-                BarColumn(bar_width=24),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                console=self.console,
-                refresh_per_second=4,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("trials", total=self.todo)
+            self.live = Live(self.line, console=self.console, auto_refresh=False)
+            self.live.start(refresh=True)
         return self
 
     def on_trial(self, trial, outcome, row: dict) -> None:
         if self.quiet:
             return
-        cells = {**row, self.metric: number(outcome.metrics.get(self.metric))}
+        value = outcome.metrics.get(self.metric)
+        cells = {**row, self.metric: cell(value), "seconds": cell(row["seconds"], 3)}
         line = "  ".join(f"{str(cells.get(name, '')):<{width}}" for name, width in self.columns)
-        style = {"done": None, "diverged": "yellow", "failed": "red"}.get(outcome.status, "dim")
-        text = Text(line.rstrip(), style=style or "")
+        style = {"done": "", "diverged": "yellow", "failed": "red"}.get(outcome.status, "dim")
+        text = Text(line.rstrip(), style=style)
         if outcome.message:
             text.append(f"\n  {outcome.message}", style="dim")
-        self.console.print(text)
-        if self.progress is not None:
-            self.progress.update(self.task, advance=1)
+        self.console.print(text, soft_wrap=True)
+        self.line.done += 1
+        if value is not None and (self.best is None or (value > self.best) == (self.mode == "max")):
+            self.best = value
+            self.line.best = f"best {self.metric} {number(value)}"
+        if self.live is not None:
+            self.line.now = self.clock()
+            self.live.refresh()
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(message, markup=False)
+            self.console.print(message, markup=False, soft_wrap=not self.console.is_terminal)
 
     def __exit__(self, *exc_info) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+        if self.live is not None:
+            self.live.stop()
 
 
 def params_text(params: dict) -> str:
@@ -426,7 +622,9 @@ def sweep_table(summary: dict, limit: int = 10) -> Table:
     table.add_column(f"{metric} mean ± std", justify="right")
     table.add_column("runs", justify="right")
     for rank, point in enumerate(summary["points"][:limit], start=1):
-        score = "-" if point["mean"] is None else f"{point['mean']:.4f} ± {point['std']:.4f}"
+        score = (
+            "-" if point["mean"] is None else f"{number(point['mean'])} ± {number(point['std'])}"
+        )
         statuses = ", ".join(f"{n} {status}" for status, n in point["statuses"].items())
         table.add_row(
             str(rank),
@@ -443,8 +641,8 @@ def best_line(summary: dict) -> str:
     if best is None:
         return f"no point finished all its trials ({counts})"
     return (
-        f"best: {params_text(best['params'])}: {summary['metric']} {best['mean']:.4f} ± "
-        f"{best['std']:.4f} over {best['runs']} run(s) ({', '.join(best['trials'])}); {counts}"
+        f"best: {params_text(best['params'])}: {summary['metric']} {number(best['mean'])} ± "
+        f"{number(best['std'])} over {best['runs']} run(s) ({', '.join(best['trials'])}); {counts}"
     )
 
 
@@ -477,9 +675,9 @@ def runs_table(rows: list[dict], title: str) -> Table:
             row["run"],
             row.get("task", "-"),
             row["status"],
-            *(number(row.get(m)) for m in metrics),
+            *(cell(row.get(m)) for m in metrics),
             str(row.get("epochs", "-")),
-            number(row.get("seconds"), 2),
+            cell(row.get("seconds"), 3),
             *(row["params"].get(p, "-") for p in params),
         )
     return table

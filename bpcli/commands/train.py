@@ -8,24 +8,35 @@ from typing import Annotated, Optional
 
 import typer
 
-from bpcli.commands.app import JsonOption, QuietOption, SetOption, app, user_errors
+from bpcli.commands.app import JsonOption, QuietOption, SetOption, command, examples, user_errors
 
 
-@app.command(
-    epilog="Examples:  bpcli train configs/digits.yaml  |  "
-    "run=$(bpcli train configs/iris.yaml --quiet --set training.epochs=50)  |  "
-    "bpcli train configs/moons.yaml --out runs/moons --force --json  |  "
-    "bpcli train --resume runs/moons"
+@command(
+    epilog=examples(
+        "bpcli train configs/digits.yaml",
+        "run=$(bpcli train configs/iris.yaml -q)",
+        "bpcli train configs/iris.yaml --set training.epochs=50",
+        "bpcli train configs/moons.yaml -o runs/moons --force",
+        "bpcli train --resume runs/moons",
+    )
 )
 def train(
     config: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Argument(help="YAML config file (omitted with --resume).", show_default=False),
+        typer.Argument(
+            help="YAML config file (omitted with --resume).", metavar="CONFIG", show_default=False
+        ),
     ] = None,
     overrides: SetOption = None,
     out: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--out", "-o", help="Exact run folder (default: <output.dir>/<name>-<time>)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Exact run folder (default: a new one in output.dir, named <name>-<time>).",
+            metavar="DIR",
+            show_default=False,
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Allow --out to be a non-empty folder.")
@@ -88,8 +99,7 @@ def train(
             )
             raise typer.Exit(second.exit_code) from None
         if not quiet:
-            console.print(
-                loss_chart(run.history), summary_line(run.history), sep="\n", markup=False
-            )
+            chart = loss_chart(run.history, columns=console.width)
+            console.print(chart, summary_line(run.history), sep="\n", markup=False)
             console.print(metrics_table(run.summary["metrics"], f"{run.name}: final metrics"))
         typer.echo(json.dumps(run.summary) if as_json else str(run.path))

@@ -4,26 +4,22 @@ from __future__ import annotations
 
 import typer
 
-from bpcli.commands.app import ConfigArg, SetOption, app, user_errors
+from bpcli.commands.app import ConfigArg, SetOption, command, examples, user_errors
 
 
-@app.command(
-    epilog="Examples:  bpcli validate configs/digits.yaml  |  "
-    "bpcli validate configs/iris.yaml --set model.hidden=[32,16] > resolved.yaml"
+@command(
+    epilog=examples(
+        "bpcli validate configs/digits.yaml",
+        "bpcli validate configs/iris.yaml --set model.hidden='[32]'",
+    )
 )
 def validate(config: ConfigArg, overrides: SetOption = None) -> None:
     """Check CONFIG and its data without training; print the fully resolved config as YAML."""
     with user_errors():
         from bpcli import api
-        from bpcli.commands.render import stderr_console
+        from bpcli.commands.render import start_line, stderr_console
         from bpcli.config import to_yaml
 
         experiment = api.validate(config, overrides or [])
-        sizes = ", ".join(f"{len(s)} {name}" for name, s in experiment.data.splits.items())
-        widths = "-".join(map(str, experiment.network.widths))
-        stderr_console().print(
-            f"config ok: {sizes} rows; network {widths} "
-            f"({experiment.network.parameter_count():,} parameters)",
-            markup=False,
-        )
+        stderr_console().print(f"config ok: {start_line(experiment)}", markup=False)
         typer.echo(to_yaml(experiment.config), nl=False)

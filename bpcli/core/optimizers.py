@@ -27,11 +27,17 @@ class Optimizer:
     """Per-parameter state arrays (moments), saved in checkpoints."""
     decoupled_decay = False
     """True when weight decay shrinks θ directly instead of adding λW to the gradient (adamw)."""
+    settings: dict[str, float] = {}
+    """The optimizer's own hyper-parameters with their defaults (besides lr and weight_decay): the
+    config accepts exactly these for this optimizer."""
 
-    def __init__(self, weight_decay=0.0, momentum=0.9, beta1=0.9, beta2=0.999, rho=0.9, eps=1e-8):
+    def __init__(self, weight_decay: float = 0.0, **settings: float):
+        unknown = sorted(set(settings) - set(self.settings))
+        if unknown:
+            raise TypeError(f"{self.name} has no setting {unknown[0]!r}")
         self.weight_decay = weight_decay
-        self.momentum = momentum
-        self.beta1, self.beta2, self.rho, self.eps = beta1, beta2, rho, eps
+        for key, default in self.settings.items():
+            setattr(self, key, settings.get(key, default))
         self.steps = 0
         self.state: dict[str, np.ndarray] = {}
         self._work: np.ndarray | None = None
@@ -79,6 +85,7 @@ class Momentum(Optimizer):
     rule = "v ← μ v + g;  θ ← θ − α v"
     rule_latex = r"v \leftarrow \mu v + g;\ \theta \leftarrow \theta - \alpha v"
     slots = ("velocity",)
+    settings = {"momentum": 0.9}
 
     def _update(self, p, g, lr):
         v = self._slot("velocity", p)
@@ -92,6 +99,7 @@ class Nesterov(Optimizer):
     rule = "v ← μ v + g;  θ ← θ − α (g + μ v)"
     rule_latex = r"v \leftarrow \mu v + g;\ \theta \leftarrow \theta - \alpha (g + \mu v)"
     slots = ("velocity",)
+    settings = {"momentum": 0.9}
 
     def _update(self, p, g, lr):
         v = self._slot("velocity", p)
@@ -107,6 +115,7 @@ class RMSProp(Optimizer):
     rule = "s ← ρ s + (1 − ρ) g²;  θ ← θ − α g / (√s + ε)"
     rule_latex = r"s \leftarrow \rho s + (1 - \rho) g^2;\ \theta \leftarrow \theta - \frac{\alpha g}{\sqrt{s} + \varepsilon}"
     slots = ("square_avg",)
+    settings = {"rho": 0.9, "eps": 1e-8}
 
     def _update(self, p, g, lr):
         s = self._slot("square_avg", p)
@@ -133,6 +142,7 @@ class Adam(Optimizer):
         r"\hat m = \frac{m}{1 - \beta_1^t},\ \hat v = \frac{v}{1 - \beta_2^t}"
     )
     slots = ("exp_avg", "exp_avg_sq")
+    settings = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
 
     def _update(self, p, g, lr):
         m, v = self._slot("exp_avg", p), self._slot("exp_avg_sq", p)

@@ -7,6 +7,7 @@ numbers for multi-output regression.
 from __future__ import annotations
 
 import csv
+import difflib
 import math
 import zipfile
 import zlib
@@ -102,16 +103,32 @@ def features_from_cells(
                     _parse_number(row[c])
                 except ValueError:
                     raise DataError(
-                        f"{path}, line {line}: feature '{names[c]}' is {row[c]!r}, not a finite number",
-                        "features must be numeric; drop or encode text columns",
+                        f"{path}, line {line}: feature '{names[c]}' is {row[c]!r}, not a finite "
+                        "number",
+                        f"if '{names[c]}' is an ID or text column, remove it from the file "
+                        "(every column but the target is a feature, and features are numbers)",
                     ) from None
         raise
+
+
+def separator_hint(header: str) -> str | None:
+    """What to do about a one-column header: most often a file separated by ';' or tabs."""
+    for separator, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")):
+        if separator in header:
+            return (
+                f"is the file separated by {name}? bpcli reads comma-separated files: save it "
+                "with commas between fields (and decimal points)"
+            )
+    return None
 
 
 def load_csv(path: Path, target: str | int | None) -> Table:
     header, rows = read_csv_rows(path)
     if len(header) < 2:
-        raise DataError(f"{path}: needs at least one feature column and a target column")
+        raise DataError(
+            f"{path}: found 1 column, {header[0]!r}; a CSV needs a feature and a target column",
+            separator_hint(header[0]),
+        )
     if target is None:
         target_index = len(header) - 1
     elif isinstance(target, int):
@@ -121,8 +138,11 @@ def load_csv(path: Path, target: str | int | None) -> Table:
     elif target in header:
         target_index = header.index(target)
     else:
+        close = difflib.get_close_matches(target, header, n=1)
+        suggestion = f"did you mean '{close[0]}'? " if close else ""
         raise DataError(
-            f"data.target: column '{target}' is not in {path}", f"columns: {', '.join(header)}"
+            f"data.target: column '{target}' is not in {path}",
+            f"{suggestion}columns: {', '.join(header)}",
         )
     columns = [c for c in range(len(header)) if c != target_index]
     X = features_from_cells(rows, columns, header, path)

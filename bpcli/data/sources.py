@@ -16,7 +16,6 @@ from bpcli.errors import DataError
 PACKAGE_DATASETS = Path(__file__).resolve().parents[1] / "datasets"
 REPO_DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 SHIPPED = ("iris", "wine", "breast_cancer", "digits", "diabetes")
-GENERATOR_OPTIONS = ("n_samples", "noise", "n_classes", "n_features")
 
 
 # ---------------------------------------------------------------------------- generators
@@ -82,16 +81,8 @@ BUILTIN = sorted([*GENERATORS, *SHIPPED])
 
 
 def generate(name: str, rng: np.random.Generator, options: dict) -> Table:
-    """Run a built-in generator with the options it accepts (n_samples, noise, …)."""
-    generator = GENERATORS[name]
-    accepted = set(inspect.signature(generator).parameters) - {"rng"}
-    unknown = sorted(set(options) - accepted)
-    if unknown:
-        raise DataError(
-            f"data.{unknown[0]} does not apply to the '{name}' generator",
-            f"it accepts: {', '.join(sorted(accepted))}",
-        )
-    X, y = generator(rng, **options)
+    """Run a built-in generator with its settings (n_samples, noise, …; validated by the config)."""
+    X, y = GENERATORS[name](rng, **options)
     names = [f"x{i}" for i in range(X.shape[1])]
     return Table(X, y, names, "y", f"built-in '{name}'")
 
@@ -104,21 +95,23 @@ def shipped_path(name: str) -> Path:
     raise DataError(f"the shipped dataset '{name}' is missing from this installation")
 
 
+def settings(name: str) -> dict:
+    """The settings a generator takes (n_samples, noise, …) with their defaults."""
+    parameters = inspect.signature(GENERATORS[name]).parameters.values()
+    return {p.name: p.default for p in parameters if p.name != "rng"}
+
+
 def generator_options(data_config) -> dict:
-    """The generator settings a data config gives (n_samples, noise, …), without the unset ones."""
-    return {
-        key: getattr(data_config, key)
-        for key in GENERATOR_OPTIONS
-        if getattr(data_config, key) is not None
-    }
+    """The generator settings of a data config (empty for file sources)."""
+    if data_config.source not in GENERATORS:
+        return {}
+    return {key: getattr(data_config, key) for key in settings(data_config.source)}
 
 
 def load_table(source: str, target, rng: np.random.Generator, options: dict) -> Table:
     """Any data source: a generator name, a shipped dataset name, or a .csv/.npz/.npy path."""
     if source in GENERATORS:
         return generate(source, rng, options)
-    if options:
-        raise DataError(f"data.{next(iter(options))} applies only to built-in generators")
     if source in SHIPPED:
         return load_csv(shipped_path(source), target)
     path = Path(source)

@@ -69,7 +69,7 @@ def _take_rows(array: np.ndarray, index: np.ndarray) -> np.ndarray:
 def prepare(data_config, task: str, dtype, rng_data, rng_split) -> Prepared:
     """Load the configured data, split it, fit the preprocessing and build network-ready splits."""
     table = load_table(
-        data_config.source, data_config.target, rng_data, generator_options(data_config)
+        data_config.source, data_config.target_column(), rng_data, generator_options(data_config)
     )
     rows = split_rows(len(table.y), data_config.validation_split, data_config.test_split, rng_split)
     if data_config.folds:

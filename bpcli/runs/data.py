@@ -11,7 +11,14 @@ import numpy as np
 
 from bpcli.data.files import features_from_cells, load_numpy, parse_targets, read_csv_rows
 from bpcli.data.preprocess import Preprocess
-from bpcli.data.sources import BUILTIN, GENERATORS, SHIPPED, generate, generator_options, shipped_path
+from bpcli.data.sources import (
+    BUILTIN,
+    GENERATORS,
+    SHIPPED,
+    generate,
+    generator_options,
+    shipped_path,
+)
 from bpcli.data.splits import Prepared
 from bpcli.errors import DataError, RunError
 from bpcli.training.experiment import prepare_data
@@ -121,7 +128,8 @@ def labelled_source(loaded, source: str) -> Labelled:
         column = header.index(prep.target_name)
         y = parse_targets([row[column] for row in rows], path, prep.target_name)
     elif Path(source).suffix.lower() in (".npz", ".npy"):
-        target = config.data.target if isinstance(config.data.target, int) else None
+        target = config.data.target_column()
+        target = target if isinstance(target, int) else None
         table = load_numpy(_existing(source), target)
         X, y = _check_width(table.X, prep, source), table.y
     else:

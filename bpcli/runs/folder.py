@@ -5,6 +5,7 @@ write of their files.
     metrics.csv       one row per epoch                diagnostics.csv  gradient-flow rows (optional)
     checkpoint.npz    the last good training state     weights.npz      the final weights
     summary.json      final metrics, best epoch, versions
+    model.onnx        the exported model (bpcli export; optional)
 
 Invariant: weights.npz and summary.json exist only once training finished; an interrupted or diverged
 run holds config.yaml, preprocess.json, metrics.csv and checkpoint.npz, from which it resumes. Every
@@ -35,6 +36,10 @@ CHECKPOINT = "checkpoint.npz"
 WEIGHTS = "weights.npz"
 SUMMARY = "summary.json"
 RUN_FILES = (CONFIG, PREPROCESS, METRICS, DIAGNOSTICS, CHECKPOINT, WEIGHTS, SUMMARY)
+ONNX_MODEL = "model.onnx"
+DERIVED_FILES = (ONNX_MODEL,)
+"""Made from a finished run's weights by other commands; removed when the weights change (a new run
+in the folder with --force, a resumed run that finishes again), so they are never stale."""
 SWEEP_SPEC = "sweep.yaml"
 TRIALS = "trials.csv"
 TRIAL_DIRS = "trials"
@@ -66,6 +71,11 @@ def new_run_dir(output_dir: str | Path, name: str, out: str | Path | None, force
     return path
 
 
+def onnx_model_in(folder: str | Path) -> Path:
+    """The exported model's file in `folder` (a run folder, or a folder given as `export -o`)."""
+    return Path(folder) / ONNX_MODEL
+
+
 class RunFolder:
     """A run folder on disk: its files by purpose, read and written atomically."""
 
@@ -82,6 +92,11 @@ class RunFolder:
     @property
     def has_config(self) -> bool:
         return (self.path / CONFIG).is_file()
+
+    @property
+    def onnx_model(self) -> Path:
+        """Where `bpcli export` writes the model unless told otherwise."""
+        return onnx_model_in(self.path)
 
     @property
     def finished(self) -> bool:
@@ -108,7 +123,7 @@ class RunFolder:
 
     def remove_files(self) -> None:
         """Delete bpcli's own run files here (and nothing else the folder may hold)."""
-        for name in RUN_FILES:
+        for name in RUN_FILES + DERIVED_FILES:
             (self.path / name).unlink(missing_ok=True)
 
     def begin(self, config: Config, preprocess: Preprocess) -> None:
@@ -131,6 +146,8 @@ class RunFolder:
     def write_final(self, config: Config, state: dict, epochs: list[dict], summary: dict) -> None:
         """The finished run: config, weights, metrics, then the summary that marks it complete."""
         self.write_config(config)
+        for name in DERIVED_FILES:
+            (self.path / name).unlink(missing_ok=True)
         atomic_write(self.path / WEIGHTS, weights.encode(state))
         atomic_write(self.path / METRICS, files.metrics_csv(epochs))
         atomic_write(self.path / SUMMARY, files.json_text(summary))

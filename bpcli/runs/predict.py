@@ -160,14 +160,24 @@ def output_header(prep: Preprocess, proba: bool) -> list[str]:
     return ["prediction"] + ([f"proba_{label}" for label in prep.classes] if proba else [])
 
 
+ROUND_TRIP_DIGITS = {np.dtype(np.float32): 9, np.dtype(np.float64): 17}
+"""Significant digits that read back as the very same float: %.9g for float32, %.17g for float64."""
+
+
+def float_cells(values: np.ndarray) -> np.ndarray:
+    """Floats as CSV text in one format, %.9g (float32 runs) or %.17g (float64): 0.999796689,
+    6.30650194e-13; each cell reads back as exactly the value the network computed."""
+    return np.char.mod(f"%.{ROUND_TRIP_DIGITS[values.dtype]}g", values)
+
+
 def output_columns(prep: Preprocess, Yhat: np.ndarray, proba: bool) -> list[np.ndarray]:
-    """The output cells of a chunk, one array of strings per column (shortest round-trip floats)."""
+    """The output cells of a chunk, one array of strings per column (floats by float_cells)."""
     if prep.task == "regression":
-        return list(Yhat.astype(str).T)
+        return list(float_cells(Yhat).T)
     columns = [np.asarray([str(label) for label in prep.decode(Yhat)])]
     if proba:
         probabilities = Yhat if prep.task == "classification" else np.c_[1 - Yhat, Yhat]
-        columns.extend(probabilities.astype(str).T)
+        columns.extend(float_cells(probabilities).T)
     return columns
 
 

@@ -23,7 +23,7 @@ from bpcli.runs.run import Run
 from bpcli.training.diagnostics import Diagnostics
 from bpcli.training.experiment import Experiment, setup
 from bpcli.training.guard import TrainingInterrupted, TrainingStopped
-from bpcli.training.loop import History, final_metrics, fit
+from bpcli.training.loop import History, final_metrics, fit, learning_rate
 from bpcli.training.signals import StopSignals
 
 
@@ -33,6 +33,10 @@ class Listener:
 
     def begin(self, experiment: Experiment, run_dir: Path, start_epoch: int) -> None:
         """Training is about to start (or continue after `start_epoch` epochs)."""
+
+    def on_batch(self, done: int, total: int) -> None:
+        """Batch `done` of `total` in the current epoch was trained; called after every batch, so it
+        must be cheap (a display throttles its redraws)."""
 
     def on_epoch(self, record: dict) -> None:
         """An epoch ended: its record (epoch, lr, train and validation metrics, seconds)."""
@@ -64,9 +68,7 @@ class Session:
         return data_fingerprint(self.experiment)
 
 
-def start_fresh(
-    config: Config | str | Path, overrides: list[str], out, force: bool
-) -> Session:
+def start_fresh(config: Config | str | Path, overrides: list[str], out, force: bool) -> Session:
     """Config, data and network first (errors leave no folder behind), then the run folder."""
     if not isinstance(config, Config):
         config = load_config(config, overrides)
@@ -89,12 +91,23 @@ def start_resumed(run_dir: str | Path, overrides: list[str], listener: Listener)
     experiment = setup(config)
     check_state(experiment, state, meta, folder.checkpoint)
     if meta.config_hash != config.digest():
-        listener.note(
-            "note: the config differs from the checkpoint's, so the result will differ from an "
-            "uninterrupted run"
-        )
+        if changes_result(folder.read_config(), config, state.epoch):
+            listener.note(
+                "note: the config differs from the checkpoint's, so the result will differ from an "
+                "uninterrupted run"
+            )
         folder.write_config(config)
     return Session(experiment, folder, state)
+
+
+def changes_result(before: Config, after: Config, done: int) -> bool:
+    """Whether training on with `after` from a checkpoint of `before` after `done` epochs ends
+    elsewhere than an uninterrupted run of `after`: any change but training.epochs does, and so
+    does a new epoch count that changes the learning rates of the epochs done (a cosine schedule)."""
+    training = before.training.model_copy(update={"epochs": after.training.epochs})
+    if before.model_copy(update={"training": training}).digest() != after.digest():
+        return True
+    return any(learning_rate(before, e) != learning_rate(after, e) for e in range(done))
 
 
 def train(
@@ -110,14 +123,18 @@ def train(
     return _run(start_fresh(config, list(overrides), out, force), listener, fresh=True)
 
 
-def resume(run_dir: str | Path, overrides: list[str] = (), *, listener: Listener | None = None) -> Run:
+def resume(
+    run_dir: str | Path, overrides: list[str] = (), *, listener: Listener | None = None
+) -> Run:
     """Continue the run in `run_dir` from its checkpoint (with --set style overrides)."""
     listener = listener or Listener()
     session = start_resumed(run_dir, list(overrides), listener)
     epochs = session.experiment.config.training.epochs
     done = session.state.epoch
     if (session.state.stopped_early or done >= epochs) and session.folder.finished:
-        listener.note(f"{session.folder.path} already finished after epoch {done}: nothing to resume")
+        listener.note(
+            f"{session.folder.path} already finished after epoch {done}: nothing to resume"
+        )
         return Run.load(session.folder.path)
     listener.note(f"resuming {session.folder.path} after epoch {done}/{epochs}")
     return _run(session, listener, fresh=False)
@@ -165,6 +182,7 @@ def _fit(session: Session, listener: Listener) -> History:
                     on_checkpoint=save_progress,
                     should_stop=stop.requested,
                     observer=observer,
+                    on_batch=listener.on_batch,
                 )
         except TrainingStopped as stopped:
             _keep_last_good(folder, stopped, save_progress)

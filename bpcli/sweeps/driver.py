@@ -97,7 +97,7 @@ def run(
     path = new_run_dir(base.output.dir, sweep.spec.path.stem, out, force)
     folder = SweepFolder(path).begin(to_yaml(sweep.spec))
     outcomes = {t.id: Outcome(t.id, "pending") for t in sweep.trials}
-    jobs = [Job(t.id, sweep.configs[t.id], str(folder.trial(t.id).path)) for t in sweep.trials]
+    jobs = [Job(t.id, document(sweep, t.id), str(folder.trial(t.id).path)) for t in sweep.trials]
     return execute(sweep, folder, outcomes, jobs, engine, listener or SweepListener())
 
 
@@ -142,8 +142,13 @@ def restore(sweep: Plan, folder: SweepFolder) -> tuple[dict[str, Outcome], list[
         else:
             resumable = run.checkpoint.is_file()
             outcomes[trial.id] = Outcome(trial.id, "interrupted" if resumable else "pending")
-            jobs.append(Job(trial.id, config, str(run.path), resume=resumable))
+            jobs.append(Job(trial.id, document(sweep, trial.id), str(run.path), resume=resumable))
     return outcomes, jobs
+
+
+def document(sweep: Plan, trial_id: str) -> dict:
+    """A trial's resolved config as plain data, for a worker process or another machine."""
+    return sweep.configs[trial_id].model_dump(mode="json")
 
 
 def check_same_config(run: RunFolder, digest: str, trial: Trial) -> None:

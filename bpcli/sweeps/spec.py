@@ -20,8 +20,8 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from bpcli.config import (
     Config,
     Section,
-    allowed_keys,
     check_document,
+    config_keys,
     file_locations,
     load_config,
     override_text,
@@ -218,8 +218,8 @@ def config_key_problem(key_path: str) -> str | None:
     """Why `key_path` names no config setting (with a suggestion), or None when it does."""
     keys = tuple(key_path.split("."))
     for depth, key in enumerate(keys):
-        allowed = allowed_keys(keys[:depth])
-        if not allowed:
+        allowed = config_keys(keys[:depth])
+        if allowed is None:
             return f"'{'.'.join(keys[:depth])}' is not a config section"
         if key not in allowed:
             close = difflib.get_close_matches(key, allowed, n=1)

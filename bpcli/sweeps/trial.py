@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bpcli.config import Config
+from bpcli.config import validate
 from bpcli.core.metrics import flatten_metrics
 from bpcli.errors import BpcliError
 from bpcli.runs import session
@@ -28,10 +28,11 @@ STATUSES = ("done", "diverged", "failed", "interrupted", "pending")
 
 @dataclass
 class Job:
-    """What a worker needs for one trial: its config, its run folder, fresh or resumed."""
+    """What a worker needs for one trial: its resolved config (as a document: pickles anywhere),
+    its run folder, fresh or resumed."""
 
     trial_id: str
-    config: Config
+    config: dict
     folder: str
     resume: bool = False
     files: dict[str, bytes] = field(default_factory=dict)
@@ -60,7 +61,7 @@ def execute(job: Job, folder: Path) -> Outcome:
         if job.resume:
             run = session.resume(folder)
         else:
-            run = session.train(job.config, out=folder, force=True)
+            run = session.train(validate(job.config), out=folder, force=True)
     except TrainingDiverged as error:
         return outcome("diverged", message=error.message)
     except TrainingInterrupted as error:

@@ -34,9 +34,8 @@ class History:
 def learning_rate(config: Config, epoch: int) -> float:
     """The scheduled learning rate for a 0-based epoch."""
     opt, schedule = config.optimizer, config.optimizer.schedule
-    return SCHEDULES[schedule.name](
-        opt.lr, epoch, config.training.epochs, schedule.step_size, schedule.gamma, schedule.min_lr
-    )
+    settings = schedule.model_dump(exclude={"name"})
+    return SCHEDULES[schedule.name](opt.lr, epoch, config.training.epochs, **settings)
 
 
 class BatchLoader:
@@ -47,6 +46,10 @@ class BatchLoader:
         rows = min(batch_size, len(split))
         self.X_buffer = np.empty((rows, *split.X.shape[1:]), split.X.dtype)
         self.Y_buffer = np.empty((rows, *split.Y.shape[1:]), split.Y.dtype)
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        return -(-len(self.split) // self.batch_size)
 
     def __iter__(self):
         X, Y, n = self.split.X, self.split.Y, len(self.split)
@@ -65,18 +68,25 @@ class BatchLoader:
 
 
 def train_epoch(
-    experiment: Experiment, batches: BatchLoader, lr: float, guard=None, observer=None
+    experiment: Experiment,
+    batches: BatchLoader,
+    lr: float,
+    guard=None,
+    observer=None,
+    on_batch: Callable[[int, int], None] | None = None,
 ) -> dict:
     """One pass over the training split; returns the running train metrics of the epoch.
 
     `guard(batch_loss, params)`, if given, runs before each optimizer step (see guard.BatchGuard).
     An `observer` (e.g. training.diagnostics.Diagnostics) sees each batch's fresh gradients through
     `observer.after_backward(network)`, called between the backward pass and the optimizer step.
+    `on_batch(done, total)`, if given, follows each step (a live display; it must be cheap).
     """
     network, loss, optimizer = experiment.network, experiment.loss, experiment.optimizer
     params = network.parameters()
     accumulator = MetricAccumulator(experiment.task)
-    for X_batch, Y_batch in batches:
+    total = len(batches)
+    for done, (X_batch, Y_batch) in enumerate(batches, start=1):
         Yhat = network.forward(X_batch)
         batch_loss = network.loss(Y_batch, loss)
         accumulator.update(Y_batch, Yhat, batch_loss)
@@ -86,6 +96,8 @@ def train_epoch(
         if guard is not None:
             guard(batch_loss, params)
         optimizer.step(params, lr)
+        if on_batch is not None:
+            on_batch(done, total)
     return accumulator.result()
 
 
@@ -125,10 +137,10 @@ def metric_names(task: str, with_validation: bool) -> list[str]:
 class EpochRunner:
     """One training epoch exactly as `fit` runs it: shuffled batches, the batch guard, the observer."""
 
-    def __init__(self, experiment: Experiment, should_stop=None, observer=None):
+    def __init__(self, experiment: Experiment, should_stop=None, observer=None, on_batch=None):
         config = experiment.config
         training = config.training
-        self.experiment, self.observer = experiment, observer
+        self.experiment, self.observer, self.on_batch = experiment, observer, on_batch
         self.batches = BatchLoader(
             experiment.data.splits["train"],
             training.batch_size,
@@ -145,7 +157,9 @@ class EpochRunner:
         """Train the 0-based `epoch`; returns its record: epoch number, lr and train metrics."""
         lr = learning_rate(self.experiment.config, epoch)
         self.guard.start_epoch(epoch + 1)
-        metrics = train_epoch(self.experiment, self.batches, lr, self.guard, self.observer)
+        metrics = train_epoch(
+            self.experiment, self.batches, lr, self.guard, self.observer, self.on_batch
+        )
         self.guard.check_epoch(metrics["loss"])
         return {"epoch": epoch + 1, "lr": lr, **metrics}
 
@@ -159,6 +173,7 @@ def fit(
     on_checkpoint=None,
     should_stop: Callable[[], int | None] | None = None,
     observer=None,
+    on_batch: Callable[[int, int], None] | None = None,
 ) -> History:
     """Train for the configured epochs (or until early stopping); returns the history.
 
@@ -167,6 +182,7 @@ def fit(
     should_stop(): polled at batch boundaries; a signal number stops training (TrainingInterrupted).
     A stop (interrupt or divergence) carries the last good state, at the last epoch end, as `.state`.
     observer: gets `after_backward(network)` per batch and `end_epoch(record)` per epoch.
+    on_batch(done, total): called after each optimizer step (cheap: a live display throttles itself).
     """
     config, network = experiment.config, experiment.network
     training = config.training
@@ -179,7 +195,7 @@ def fit(
     history = History()
     if resume is not None:
         restore(experiment, stopper, history, resume)
-    run_epoch = EpochRunner(experiment, should_stop, observer)
+    run_epoch = EpochRunner(experiment, should_stop, observer, on_batch)
     start = len(history.epochs)
     good = capture(experiment, stopper, history, start)
     for epoch in range(start, start if history.stopped_early else training.epochs):
