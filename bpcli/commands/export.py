@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from bpcli.commands.app import JsonOption, RunArg, app, user_errors
+from bpcli.commands.app import JsonOption, RunArg, command, examples, user_errors
 
 
 class Format(str, Enum):
@@ -21,9 +21,12 @@ class Dtype(str, Enum):
     float64 = "float64"
 
 
-@app.command(
-    epilog="Examples:  bpcli export runs/iris  |  bpcli export runs/iris -o iris.onnx --check  |  "
-    "bpcli export runs/sine --dtype float64 --opset 18"
+@command(
+    epilog=examples(
+        "bpcli export runs/iris",
+        "bpcli export runs/iris -o iris.onnx --check",
+        "bpcli export runs/sine --dtype float64 --opset 18",
+    )
 )
 def export(
     run: RunArg,
@@ -33,15 +36,18 @@ def export(
             "--out",
             "-o",
             help="Model file, or a folder to write it into (default: the run folder).",
+            metavar="FILE",
             show_default=False,
         ),
     ] = None,
     format: Annotated[  # noqa: A002 - the option is --format
-        Format, typer.Option("--format", help="Model format.")
+        Format, typer.Option("--format", help="Model format.", metavar="FORMAT")
     ] = Format.onnx,
     opset: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option("--opset", help="ONNX opset version (default 17).", show_default=False),
+        typer.Option(
+            "--opset", help="ONNX opset version (default 17).", metavar="N", show_default=False
+        ),
     ] = None,
     dtype: Annotated[
         Optional[Dtype],  # noqa: UP045
@@ -49,6 +55,7 @@ def export(
             "--dtype",
             help="Floats of the model's input, weights and outputs (default float32, also for "
             "float64 runs).",
+            metavar="DTYPE",
             show_default=False,
         ),
     ] = None,

@@ -1,4 +1,4 @@
-""""Is this a config file or a run folder?", decided in one place for the commands that take either
+""" "Is this a config file or a run folder?", decided in one place for the commands that take either
 (gradcheck, explain): a config gives its freshly initialised network, a run folder its trained one.
 """
 
