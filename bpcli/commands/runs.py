@@ -8,30 +8,39 @@ from typing import Annotated, Optional
 
 import typer
 
-from bpcli.commands.app import JsonOption, app, user_errors
+from bpcli.commands.app import JsonOption, command, examples, user_errors
 
 
-@app.command(
-    epilog="Examples:  bpcli runs runs  |  bpcli runs runs/sweep --sort val_accuracy  |  "
-    "bpcli runs runs --sort test_loss --json | jq '.[0].run'"
+@command(
+    epilog=examples(
+        "bpcli runs",
+        "bpcli runs runs/iris-sweep --sort val_accuracy",
+        "bpcli runs runs --sort test_loss --json | jq '.[0].run'",
+    )
 )
 def runs(
     folder: Annotated[
-        Path, typer.Argument(help="Folder holding run folders (searched recursively).")
+        Path,
+        typer.Argument(
+            help="Folder holding run folders, searched recursively (default: runs).",
+            metavar="DIR",
+            show_default=False,
+        ),
     ] = Path("runs"),
     sort: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
             "--sort",
             "-s",
-            help="Best first by this column: val_accuracy, test_loss, seconds, … (losses and "
-            "errors smallest first).",
+            help="Best first by this column, e.g. val_accuracy, test_loss, seconds (losses, "
+            "errors and seconds smallest first).",
+            metavar="COLUMN",
             show_default=False,
         ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List the runs under FOLDER: task, validation and test metrics, epochs, seconds, swept values."""
+    """List the runs under DIR: task, validation and test metrics, epochs, seconds, swept values."""
     with user_errors():
         from bpcli import api
         from bpcli.commands.render import print_wide, runs_table, stderr_console

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from bpcli.commands.app import JsonOption, QuietOption, app, user_errors
+from bpcli.commands.app import JsonOption, QuietOption, command, examples, user_errors
 
 
 class BackendName(str, Enum):
@@ -18,17 +18,20 @@ class BackendName(str, Enum):
     ray = "ray"
 
 
-@app.command(
-    epilog="Examples:  bpcli sweep configs/sweep_iris.yaml --workers 2  |  "
-    "bpcli sweep spec.yaml --out runs/sweep --force --json  |  "
-    "bpcli sweep --resume runs/sweep  |  "
-    "bpcli sweep spec.yaml --backend ray --address 10.0.0.1:6379  |  "
-    "bpcli runs runs/sweep --sort val_accuracy"
+@command(
+    epilog=examples(
+        "bpcli sweep configs/sweeps/iris.yaml",
+        "bpcli sweep configs/sweeps/iris.yaml -w 2 -o runs/isweep",
+        "bpcli sweep --resume runs/isweep",
+        "bpcli sweep configs/sweeps/iris.yaml --backend ray",
+    )
 )
 def sweep(
     spec: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Argument(help="Sweep spec (YAML; omitted with --resume).", show_default=False),
+        typer.Argument(
+            help="Sweep spec (YAML; omitted with --resume).", metavar="SPEC", show_default=False
+        ),
     ] = None,
     workers: Annotated[
         Optional[int],  # noqa: UP045
@@ -37,6 +40,7 @@ def sweep(
             "-w",
             min=1,
             help="local: worker processes (default: the cores); ray: most trials at a time.",
+            metavar="N",
             show_default=False,
         ),
     ] = None,
@@ -46,23 +50,34 @@ def sweep(
             "--threads",
             min=1,
             help="BLAS threads per trial (default local: cores // workers; ray: 1).",
+            metavar="N",
             show_default=False,
         ),
     ] = None,
     backend: Annotated[
-        BackendName, typer.Option("--backend", help="Where trials run (ray needs bpcli[ray]).")
+        BackendName,
+        typer.Option(
+            "--backend", help="Where trials run: local or ray (needs bpcli\\[ray]).", metavar="NAME"
+        ),
     ] = BackendName.local,
     address: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
             "--address",
             help="Ray cluster to join: auto or HOST:PORT (default: a local Ray instance).",
+            metavar="ADDR",
             show_default=False,
         ),
     ] = None,
     out: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--out", "-o", help="Sweep folder (default: <output.dir>/<spec>-<time>)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Sweep folder (default: a new folder in the base config's output.dir).",
+            metavar="DIR",
+            show_default=False,
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Allow --out to be a non-empty folder.")
@@ -79,10 +94,10 @@ def sweep(
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Train every trial of SPEC (a grid or random search over config keys, seeds, folds) and rank them.
+    """Train every trial of SPEC (a grid or random search, seeds, folds) and rank them.
 
-    Prints the sweep folder (or with --json its summary). Ctrl-C or SIGTERM checkpoints the running
-    trials and exits 130 or 143; --resume continues.
+    Prints the sweep folder (or with --json its summary).
+    Ctrl-C or SIGTERM checkpoints the running trials and exits 130 or 143; --resume continues.
     """
     with user_errors():
         from rich.markup import escape
