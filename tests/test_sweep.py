@@ -166,7 +166,7 @@ RANDOM = {
         "seed": 3,
         "params": {
             "optimizer.lr": {"loguniform": [1.0e-4, 1.0e-1]},
-            "optimizer.momentum": {"uniform": [0.5, 0.99]},
+            "optimizer.beta1": {"uniform": [0.5, 0.99]},
             "training.batch_size": {"randint": [8, 12]},
             "model.hidden": {"choice": [[4], [8, 8]]},
         },
@@ -186,7 +186,7 @@ def test_random_points_are_sampled_in_range_and_the_same_every_time(tmp_path):
     assert len({p["optimizer.lr"] for p in points}) == 6
     for p in points:
         assert 1e-4 <= p["optimizer.lr"] < 1e-1
-        assert 0.5 <= p["optimizer.momentum"] < 0.99
+        assert 0.5 <= p["optimizer.beta1"] < 0.99
         assert p["training.batch_size"] in range(8, 13)
         assert p["model.hidden"] in ([4], [8, 8])
     config = first.configs[first.trials[3].id]
