@@ -25,6 +25,7 @@ from bpcli.explanation import Explanation, explain_path
 from bpcli.onnx_check import require_onnxruntime
 from bpcli.onnx_export import Exported, export_run, require_onnx
 from bpcli.runs import session
+from bpcli.runs.folder import SweepFolder
 from bpcli.runs.listing import list_runs
 from bpcli.runs.predict import feature_chunks, write_predictions
 from bpcli.runs.report import build_report
@@ -45,6 +46,7 @@ __all__ = [
     "export",
     "gradcheck",
     "inspect",
+    "is_sweep",
     "list_runs",
     "load",
     "plot_boundary",
@@ -245,6 +247,11 @@ def resume_sweep(
     """Run what an interrupted sweep is missing (options as for `sweep`)."""
     options = {"backend": backend, "workers": workers, "threads": threads, "address": address}
     return driver.resume(sweep_dir, listener=listener, **options)
+
+
+def is_sweep(path: str | Path) -> bool:
+    """Whether `path` is a sweep folder (written by `sweep`)."""
+    return SweepFolder.holds(path)
 
 
 def plot_sweep(

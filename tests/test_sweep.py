@@ -519,3 +519,25 @@ def test_runs_table_and_errors(grid_sweep, iris_run, tmp_path):
     missing = runner.invoke(app, ["runs", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2 and "not a folder" in missing.output
     assert math.isfinite(rows[0]["test_accuracy"])
+
+
+# ---------------------------------------------------------------------------- bpcli plot SWEEP_DIR
+
+
+def test_plot_draws_a_sweep_metric_per_swept_parameter(grid_sweep, tmp_path):
+    pytest.importorskip("matplotlib", reason='plots need matplotlib: pip install "bpcli[plot]"')
+    out = tmp_path / "sweep.png"
+    result = runner.invoke(app, ["plot", str(grid_sweep), "-m", "test_accuracy", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(out) and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    wrong = runner.invoke(app, ["plot", str(grid_sweep), "-m", "accuracy", "-o", str(out)])
+    assert wrong.exit_code == 2 and "available: test_accuracy, test_loss" in flat(wrong.output)
+
+
+def test_plot_of_a_sweep_without_swept_parameters_says_so(tmp_path):
+    pytest.importorskip("matplotlib", reason='plots need matplotlib: pip install "bpcli[plot]"')
+    spec = write_spec(tmp_path, {"seeds": [0, 1]})
+    api.sweep(spec, out=tmp_path / "s", workers=1)
+    result = runner.invoke(app, ["plot", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "varies no parameter" in flat(result.output)
+    assert not (tmp_path / "s" / "sweep.png").exists()

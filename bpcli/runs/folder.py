@@ -43,6 +43,7 @@ in the folder with --force, a resumed run that finishes again), so they are neve
 SWEEP_SPEC = "sweep.yaml"
 TRIALS = "trials.csv"
 TRIAL_DIRS = "trials"
+SWEEP_PLOT = "sweep.png"
 
 
 def new_run_dir(output_dir: str | Path, name: str, out: str | Path | None, force: bool) -> Path:
@@ -238,6 +239,11 @@ class SweepFolder:
     @property
     def summary_file(self) -> Path:
         return self.path / SUMMARY
+
+    @property
+    def plot_file(self) -> Path:
+        """Where `bpcli plot SWEEP_DIR` draws unless told otherwise."""
+        return self.path / SWEEP_PLOT
 
     @classmethod
     def holds(cls, path: str | Path) -> bool:
