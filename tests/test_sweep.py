@@ -149,6 +149,13 @@ def test_stdout_is_the_sweep_folder_and_stderr_shows_trials_and_the_best(tmp_pat
     assert quiet.exit_code == 0 and quiet.stderr == ""
 
 
+def test_address_is_for_the_ray_backend(tmp_path):
+    spec = write_spec(tmp_path, {})
+    result = sweep_cli(spec, "--address", "auto", "--out", tmp_path / "s")
+    assert result.exit_code == 2 and "--address is for --backend ray" in flat(result.output)
+    assert not (tmp_path / "s").exists()
+
+
 def test_out_refuses_a_non_empty_folder_without_force(tmp_path):
     spec = write_spec(tmp_path, {})
     (tmp_path / "s").mkdir()

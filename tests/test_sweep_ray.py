@@ -123,21 +123,14 @@ def ray_head(ray_home):
             head.wait()
 
 
+def sweep_on(spec: Path, address: str, out: Path):
+    args = ["sweep", str(spec), "--backend", "ray", "--address", address, "--out", str(out)]
+    return runner.invoke(app, args)
+
+
 def test_sweep_joins_a_running_ray_cluster_with_address(tmp_path, ray_head):
     spec = write_spec(tmp_path, SPEC)
-    result = runner.invoke(
-        app,
-        [
-            "sweep",
-            str(spec),
-            "--backend",
-            "ray",
-            "--address",
-            ray_head,
-            "--out",
-            str(tmp_path / "s"),
-        ],
-    )
+    result = sweep_on(spec, ray_head, tmp_path / "s")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(tmp_path / "s")
     assert not ray.is_initialized()  # the sweep left the cluster it joined
@@ -148,18 +141,7 @@ def test_sweep_joins_a_running_ray_cluster_with_address(tmp_path, ray_head):
 def test_a_wrong_address_is_a_clear_error(tmp_path, ray_home):
     spec = write_spec(tmp_path, SPEC)
     (port,) = free_ports(1)
-    result = runner.invoke(
-        app,
-        [
-            "sweep",
-            str(spec),
-            "--backend",
-            "ray",
-            "--address",
-            f"127.0.0.1:{port}",
-            "--out",
-            str(tmp_path / "s"),
-        ],
-    )
+    result = sweep_on(spec, f"127.0.0.1:{port}", tmp_path / "s")
     assert result.exit_code == 2, result.output
     assert f"--address 127.0.0.1:{port}: cannot join the Ray cluster" in flat(result.output)
+    assert not (tmp_path / "s").exists()

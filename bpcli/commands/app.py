@@ -130,28 +130,39 @@ SetOption = Annotated[
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but the result.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Allow --out to be a non-empty folder.")]
 
 
 @contextmanager
 def user_errors():
-    """Turn bpcli's errors into one message on stderr and their exit code; Ctrl-C into exit 130."""
+    """Turn bpcli's errors into one message on stderr and their exit code; a stop signal into a
+    note with the command that continues (130, 143); Ctrl-C elsewhere into exit 130."""
     from rich.markup import escape
 
     from bpcli.commands.render import stderr_console
 
     try:
         yield
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as error:
+        from bpcli.training.signals import SecondSignal
+
+        if isinstance(error, SecondSignal):
+            message = "stopped at once by a second signal; files already written are intact"
+            stderr_console().print(message, style="yellow")
+            raise typer.Exit(error.exit_code) from None
         stderr_console().print("interrupted", style="yellow")
         raise typer.Exit(130) from None
     except Exception as error:
-        from bpcli.errors import BpcliError
+        from bpcli.errors import BpcliError, Interrupted
 
         if not isinstance(error, BpcliError):
             raise
         message = escape(error.message)
-        hint = f"\n  [dim]hint: {escape(error.hint)}[/dim]" if error.hint else ""
-        stderr_console().print(f"[bold red]error:[/bold red] {message}{hint}")
+        if isinstance(error, Interrupted):
+            stderr_console().print(f"[yellow]{message}[/yellow]\n{escape(error.hint or '')}")
+        else:
+            hint = f"\n  [dim]hint: {escape(error.hint)}[/dim]" if error.hint else ""
+            stderr_console().print(f"[bold red]error:[/bold red] {message}{hint}")
         raise typer.Exit(error.exit_code) from None
 
 

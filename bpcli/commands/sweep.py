@@ -10,7 +10,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from bpcli.commands.app import JsonOption, QuietOption, command, examples, user_errors
+from bpcli.commands.app import (
+    ForceOption,
+    JsonOption,
+    QuietOption,
+    command,
+    examples,
+    user_errors,
+)
 
 
 class BackendName(str, Enum):
@@ -79,9 +86,7 @@ def sweep(
             show_default=False,
         ),
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Allow --out to be a non-empty folder.")
-    ] = False,
+    force: ForceOption = False,
     resume: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(
@@ -100,8 +105,6 @@ def sweep(
     Ctrl-C or SIGTERM checkpoints the running trials and exits 130 or 143; --resume continues.
     """
     with user_errors():
-        from rich.markup import escape
-
         from bpcli import api
         from bpcli.commands.render import (
             SweepDisplay,
@@ -111,8 +114,6 @@ def sweep(
             sweep_table,
         )
         from bpcli.errors import ConfigError
-        from bpcli.sweeps.driver import SweepInterrupted
-        from bpcli.training.signals import SecondSignal
 
         if resume is not None and (spec is not None or out is not None or force):
             raise ConfigError(
@@ -130,20 +131,10 @@ def sweep(
             "address": address,
             "listener": display,
         }
-        try:
-            if resume is not None:
-                result = api.resume_sweep(resume, **options)
-            else:
-                result = api.sweep(spec, out=out, force=force, **options)
-        except SweepInterrupted as stop:
-            console.print(f"[yellow]{escape(stop.message)}[/yellow]\n{escape(stop.hint or '')}")
-            raise typer.Exit(stop.exit_code) from None
-        except SecondSignal as second:
-            console.print(
-                "stopped at once by a second signal; files already written are intact",
-                style="yellow",
-            )
-            raise typer.Exit(second.exit_code) from None
+        if resume is not None:
+            result = api.resume_sweep(resume, **options)
+        else:
+            result = api.sweep(spec, out=out, force=force, **options)
         if not quiet:
             if result.summary["points"]:
                 print_wide(console, sweep_table(result.summary))

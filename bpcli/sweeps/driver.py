@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bpcli.core.metrics import flatten_metrics
-from bpcli.errors import BpcliError, ConfigError
+from bpcli.errors import ConfigError, Interrupted
 from bpcli.runs.folder import RunFolder, SweepFolder, new_run_dir
 from bpcli.sweeps.backends import BACKENDS
 from bpcli.sweeps.plan import Plan, Trial, plan
@@ -49,7 +49,7 @@ class SweepListener:
         return None
 
 
-class SweepInterrupted(BpcliError):
+class SweepInterrupted(Interrupted):
     """A stop signal ended the sweep early (exit 128 + signal); `bpcli sweep --resume` continues it."""
 
     def __init__(self, signum: int, path: Path):
@@ -89,16 +89,16 @@ def run(
 ) -> SweepResult:
     """Run every trial of the spec into a new sweep folder (default <output.dir>/<spec>-<time>)."""
     sweep = plan(read_spec(spec_path))
-    engine = make_backend(backend, workers, threads, address)
-    prepare_data(
-        sweep.configs[sweep.trials[0].id]
-    )  # a data problem stops the sweep before it starts
-    base = sweep.configs[sweep.trials[0].id]
-    path = new_run_dir(base.output.dir, sweep.spec.path.stem, out, force)
-    folder = SweepFolder(path).begin(to_yaml(sweep.spec))
-    outcomes = {t.id: Outcome(t.id, "pending") for t in sweep.trials}
-    jobs = [Job(t.id, document(sweep, t.id), str(folder.trial(t.id).path)) for t in sweep.trials]
-    return execute(sweep, folder, outcomes, jobs, engine, listener or SweepListener())
+    first = sweep.configs[sweep.trials[0].id]
+    prepare_data(first)  # a data problem stops the sweep before anything is written
+    with make_backend(backend, workers, threads, address) as engine:  # so does a wrong --address
+        path = new_run_dir(first.output.dir, sweep.spec.path.stem, out, force)
+        folder = SweepFolder(path).begin(to_yaml(sweep.spec))
+        outcomes = {t.id: Outcome(t.id, "pending") for t in sweep.trials}
+        jobs = [
+            Job(t.id, document(sweep, t.id), str(folder.trial(t.id).path)) for t in sweep.trials
+        ]
+        return execute(sweep, folder, outcomes, jobs, engine, listener or SweepListener())
 
 
 def resume(
@@ -113,12 +113,12 @@ def resume(
     """Run what a sweep folder is missing: pending trials, and interrupted ones from checkpoints."""
     folder = SweepFolder(sweep_dir).require("--resume: sweep folder")
     sweep = plan(read_spec(folder.spec))
-    engine = make_backend(backend, workers, threads, address)
     outcomes, jobs = restore(sweep, folder)
     listener = listener or SweepListener()
     kept = len(sweep.trials) - len(jobs)
-    listener.note(f"resuming {folder.path}: {kept} trials kept, {len(jobs)} to run")
-    return execute(sweep, folder, outcomes, jobs, engine, listener)
+    with make_backend(backend, workers, threads, address) as engine:
+        listener.note(f"resuming {folder.path}: {kept} trials kept, {len(jobs)} to run")
+        return execute(sweep, folder, outcomes, jobs, engine, listener)
 
 
 def restore(sweep: Plan, folder: SweepFolder) -> tuple[dict[str, Outcome], list[Job]]:
@@ -171,7 +171,8 @@ def execute(
     engine,
     listener: SweepListener,
 ) -> SweepResult:
-    """Hand `jobs` to the backend, at most `capacity` at a time; record outcomes as they come."""
+    """Hand `jobs` to the started backend, at most `capacity` at a time; record outcomes as they
+    come."""
     trials = {t.id: t for t in sweep.trials}
     runs = {t.id: folder.trial_path(t.id) for t in sweep.trials}
 
@@ -186,7 +187,7 @@ def execute(
     queue = deque(jobs)
     with StopSignals() as stop:
         listener.begin(sweep, folder.path, len(jobs))
-        with listener, engine:
+        with listener:
             pending: dict = {}
             stopping = False
             while queue or pending:
