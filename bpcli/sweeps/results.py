@@ -70,7 +70,7 @@ def summarize(plan: Plan, outcomes: dict[str, Outcome], runs: dict[str, str]) ->
     )
     unranked = [p for p in points if p["mean"] is None]
     return {
-        "spec": str(spec.path),
+        "spec": str(spec.path.resolve()),
         "metric": spec.metric,
         "mode": spec.mode,
         "params": spec.swept,
