@@ -13,6 +13,7 @@ Errors are `bpcli.errors.BpcliError`s with a message and a hint, as the CLI show
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -27,7 +28,7 @@ from bpcli.onnx_export import Exported, export_run, require_onnx
 from bpcli.runs import session
 from bpcli.runs.folder import SweepFolder
 from bpcli.runs.listing import list_runs
-from bpcli.runs.predict import feature_chunks, write_predictions
+from bpcli.runs.predict import feature_chunks, target_position, write_predictions
 from bpcli.runs.report import build_report
 from bpcli.runs.resolve import config_or_run
 from bpcli.runs.run import Run
@@ -117,6 +118,8 @@ class GradcheckResult:
     eps: float
     tol: float
     checks: list[TensorCheck]
+    targets_standardized: bool = False
+    """The regression targets are standardized, (y − mean)/std, as the network trains on them."""
 
     @property
     def passed(self) -> bool:
@@ -129,6 +132,7 @@ class GradcheckResult:
             "weight_decay": self.weight_decay,
             "eps": self.eps,
             "tol": self.tol,
+            "targets_standardized": self.targets_standardized,
             "passed": self.passed,
             "tensors": [check.as_dict() for check in self.checks],
         }
@@ -144,18 +148,23 @@ def gradcheck(
     target: str | Path,
     *,
     samples: int = 8,
-    eps: float = 1e-6,
+    eps: float = 1e-5,
     tol: float = 1e-6,
     max_params: int | None = 5000,
     overrides: list[str] = (),
 ) -> GradcheckResult:
-    """Check the gradients of a config's fresh network or a run's trained one on `samples` rows."""
+    """Check the gradients of a config's fresh network or a run's trained one on `samples` rows
+    (of the training split, preprocessed as training sees them: standardized regression targets
+    when data.standardize_target is on)."""
     subject = config_or_run(target, list(overrides))
     rows = subject.train_rows()
     X, Y = rows.X[:samples], rows.Y[:samples]
     loss, decay = LOSSES[subject.config.loss], coupled_weight_decay(subject.config)
     checks = check_gradients(subject.network, X, Y, loss, decay, eps, tol, max_params or None)
-    return GradcheckResult(subject.origin, int(X.shape[0]), loss.name, decay, eps, tol, checks)
+    standardized = subject.target_std is not None
+    return GradcheckResult(
+        subject.origin, int(X.shape[0]), loss.name, decay, eps, tol, checks, standardized
+    )
 
 
 def explain(
@@ -166,11 +175,20 @@ def explain(
 
 
 def predict_csv(
-    run: Run, source: str | Path, out: TextIO, *, proba: bool = False, stdin: TextIO | None = None
+    run: Run,
+    source: str | Path,
+    out: TextIO,
+    *,
+    proba: bool = False,
+    stdin: TextIO | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> int:
     """Predict the rows of a .csv (columns matched by name), .npy or .npz file, or of CSV on `stdin`
-    when `source` is '-', and write CSV to `out` chunk by chunk; returns the row count."""
-    chunks = feature_chunks(str(source), stdin, run.preprocess, run.config.data.target_column())
+    when `source` is '-', and write CSV to `out` chunk by chunk; returns the row count. `on_note`
+    hears about input columns that are ignored (an .npy's target column)."""
+    prep = run.preprocess
+    target = target_position(run.config, len(prep.feature_names))
+    chunks = feature_chunks(str(source), stdin, prep, target, on_note)
     return write_predictions(run, chunks, out, proba)
 
 

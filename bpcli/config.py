@@ -174,6 +174,15 @@ _SPLITTING = {
         int | None,
         Field(None, ge=0, description="with data.folds: which fold (0-based) validates"),
     ),
+    "standardize_target": (
+        bool | None,
+        Field(
+            None,
+            description="z-score regression targets with training-split statistics while "
+            "training; predictions, eval and reported losses stay in the original units "
+            "(null: on for the regression losses mse, mae, huber; off otherwise)",
+        ),
+    ),
 }
 FILE_SOURCE = "file"
 DATA_MODELS = {
@@ -321,6 +330,17 @@ class Config(Section):
                 f"'{chosen}' does not fit loss '{self.loss}', which needs '{required}' (or 'auto')"
             )
 
+    def resolve_standardize_target(self) -> None:
+        """Replace data.standardize_target null by on for regression losses, off otherwise; reject
+        it on for a classification loss."""
+        regression = LOSSES[self.loss].task == "regression"
+        if self.data.standardize_target is None:
+            self.data.standardize_target = regression
+        elif self.data.standardize_target and not regression:
+            raise ValueError(
+                f"applies to the regression losses (mse, mae, huber), not '{self.loss}'"
+            )
+
     def digest(self) -> str:
         """A short hash of the resolved config, recorded with the run."""
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
@@ -401,12 +421,19 @@ def override_text(key_path: str, value) -> str:
     return f"{key_path}={value_text(value)}"
 
 
-def apply_override(document: dict, assignment: str) -> tuple[str, ...]:
-    """Apply one `key.path=value` (value parsed as YAML) to the document, in place; returns the path."""
-    key_path, sep, raw_value = assignment.partition("=")
+def override_keys(assignment: str) -> list[str]:
+    """The key path of one `key.path=value` override, e.g. ['optimizer', 'lr']."""
+    key_path, sep, _ = assignment.partition("=")
     keys = key_path.strip().split(".")
     if not sep or not all(keys):
         raise ConfigError(f"--set '{assignment}': expected key.path=value, e.g. optimizer.lr=0.01")
+    return keys
+
+
+def apply_override(document: dict, assignment: str) -> tuple[str, ...]:
+    """Apply one `key.path=value` (value parsed as YAML) to the document, in place; returns the path."""
+    keys = override_keys(assignment)
+    key_path, _, raw_value = assignment.partition("=")
     try:
         node = yaml.compose(raw_value, Loader=yaml.SafeLoader)
         if node is not None:
@@ -426,6 +453,75 @@ def apply_override(document: dict, assignment: str) -> tuple[str, ...]:
             raise ConfigError(f"--set {key_path}: '{where}' is not a section")
     target[keys[-1]] = value
     return tuple(keys)
+
+
+# ---------------------------------------------------------------------------- resuming
+
+MID_RUN = (
+    "training.epochs",
+    "training.early_stopping",
+    "training.checkpoint_every",
+    "training.clip_grad_norm",
+    "training.diagnostics",
+    "optimizer.lr",
+    "optimizer.schedule",
+)
+"""The settings (with everything below them) that `--set` may change when a run is resumed: how long
+it trains and when it stops, checkpoints, clipping, diagnostics, the learning rate from now on."""
+FIXED = {
+    "model": "the model",
+    "data": "the data",
+    "seed": "the data split and the initial weights",
+    "loss": "the loss",
+    "optimizer": "the optimizer",
+    "training.dtype": "the dtype",
+    "training.batch_size": "the batches",
+    "training.shuffle": "the batches",
+    "training": "the training",
+    "name": "the run's name",
+    "output": "where runs are saved",
+}
+"""What every other setting changes, most specific first: a resumed run cannot change it."""
+
+
+def _under(dotted: str, prefix: str) -> bool:
+    return dotted == prefix or dotted.startswith(prefix + ".")
+
+
+def check_resumable(overrides: list[str]) -> None:
+    """Refuse a --set that a resumed run cannot apply mid-run, naming the key and what it changes
+    (read from the keys alone, before anything is validated)."""
+    for assignment in overrides:
+        dotted = ".".join(override_keys(assignment))
+        if any(_under(dotted, allowed) for allowed in MID_RUN):
+            continue
+        changes = next((what for key, what in FIXED.items() if _under(dotted, key)), "the run")
+        remedy = "start a new run" + (", or use model.init_from" if changes == "the model" else "")
+        raise ConfigError(
+            f"--set {dotted} (--resume): changes {changes}: {remedy}",
+            f"a resumed run may change only {', '.join(MID_RUN)}",
+        )
+
+
+def check_same_best(saved: Config, resumed: Config) -> None:
+    """Early stopping's monitor and min_delta decide which epoch is best: a resumed run cannot change
+    them, nor switch early stopping on, because the epochs already trained were judged by the old rule."""
+    before, after = saved.training.early_stopping, resumed.training.early_stopping
+    if after is None:
+        return
+    if before is None:
+        raise ConfigError(
+            "--set training.early_stopping (--resume): switches early stopping on mid-run, but the "
+            "weights of the epochs already trained were not kept: start a new run with it",
+            "a resumed run may change early stopping's patience or restore_best, or turn it off",
+        )
+    for key in ("monitor", "min_delta"):
+        if getattr(before, key) != getattr(after, key):
+            raise ConfigError(
+                f"--set training.early_stopping.{key} (--resume): changes which epoch counts as "
+                "best, for epochs already judged: start a new run",
+                "a resumed run may change early stopping's patience or restore_best, or turn it off",
+            )
 
 
 # ---------------------------------------------------------------------------- errors
@@ -570,13 +666,16 @@ def validate(document: dict, locations: dict | None = None) -> Config:
     """
     locations = locations or {}
     config = check_document(Config, document, locations, "config")
-    try:
-        config.resolve_output_activation()
-    except ValueError as error:
-        where = locate(("model", "output_activation"), locations) or locate(("loss",), locations)
-        raise ConfigError(
-            f"invalid config:\n  model.output_activation ({where}): {error}"
-        ) from None
+    for key, resolve in (
+        (("model", "output_activation"), config.resolve_output_activation),
+        (("data", "standardize_target"), config.resolve_standardize_target),
+    ):
+        try:
+            resolve()
+        except ValueError as error:
+            where = locate(key, locations) or locate(("loss",), locations)
+            dotted = ".".join(key) + (f" ({where})" if where else "")
+            raise ConfigError(f"invalid config:\n  {dotted}: {error}") from None
     return config
 
 

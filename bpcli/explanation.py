@@ -148,18 +148,24 @@ def _forward(network: MLP, n: int) -> Section:
     return section
 
 
-def _targets(loss: Loss, n: int, k: int) -> tuple[Shape, str, int]:
+STANDARDIZED = (
+    "the targets standardized with the training split's mean and std, (y − μ)/σ "
+    "(predictions are mapped back, ŷσ + μ; reported losses are in the target's units)"
+)
+
+
+def _targets(loss: Loss, n: int, k: int, standardized: bool = False) -> tuple[Shape, str, int]:
     """The shape of Y, what it holds, and how many terms the loss averages."""
     if loss.task == "classification":
         return (n,), "class indices", n
     if loss.task == "binary":
         return (n, k), "0/1 labels", n * k
-    return (n, k), "targets", n * k
+    return (n, k), STANDARDIZED if standardized else "targets", n * k
 
 
-def _loss(network: MLP, loss: Loss, n: int) -> Section:
+def _loss(network: MLP, loss: Loss, n: int, standardized: bool = False) -> Section:
     k = network.widths[-1]
-    y_shape, holds, terms = _targets(loss, n, k)
+    y_shape, holds, terms = _targets(loss, n, k, standardized)
     formula, remark = _main(loss.formula)
     if loss.task == "classification":
         over, over_latex = f"the n = {_plural(n, 'row')}", f"the $n = {n}$ rows"
@@ -387,9 +393,15 @@ def _parameters(network: MLP) -> Section:
 
 
 def explain(
-    network: MLP, config: Config, batch: int, train_rows: int | None = None, origin: str = ""
+    network: MLP,
+    config: Config,
+    batch: int,
+    train_rows: int | None = None,
+    origin: str = "",
+    targets_standardized: bool = False,
 ) -> Explanation:
-    """The equations `network` runs under `config` (loss, optimizer) for a batch of `batch` rows."""
+    """The equations `network` runs under `config` (loss, optimizer) for a batch of `batch` rows;
+    `targets_standardized`: the regression targets Y are (y − μ)/σ (data.standardize_target)."""
     loss = LOSSES[config.loss]
     widths = "-".join(map(str, network.widths))
     title = f"{config.name or 'network'}: network {widths}, batch of n = {_plural(batch, 'row')}"
@@ -412,7 +424,7 @@ def explain(
         [
             intro,
             _forward(network, batch),
-            _loss(network, loss, batch),
+            _loss(network, loss, batch, targets_standardized),
             _backward(network, loss, batch),
             _update(network, config, train_rows),
             _parameters(network),
@@ -427,7 +439,14 @@ def explain_path(path: str | Path, batch: int | None = None, overrides=()) -> Ex
     # Training never sees more rows at once than the training split holds.
     n = batch or (min(size, subject.train_size) if subject.train_size else size)
     origin = str(path) if subject.run is None else subject.origin
-    return explain(subject.network, subject.config, n, subject.train_size, origin=origin)
+    return explain(
+        subject.network,
+        subject.config,
+        n,
+        subject.train_size,
+        origin=origin,
+        targets_standardized=subject.target_std is not None,
+    )
 
 
 # ---------------------------------------------------------------------------- rendering

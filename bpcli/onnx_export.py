@@ -4,7 +4,8 @@ r"""ONNX export of a saved run: the whole prediction as one graph, from raw feat
       -> standardise          (X − mean) / std                    (when the run standardised)
       -> layer l = 1..L       Z_l = A_{l-1}·W_l + b_l,  A_l = f_l(Z_l)
       -> classification       probabilities (n, K) in the run's class order, label (n,) as in training
-         regression           prediction (n, k)
+         regression           prediction (n, k) = A_L·target_std + target_mean (when the targets
+                              were standardized, as Preprocess.decode)
 
 Each stage is one small function driven by the run's Preprocess or one of its layers;
 ONNX_ACTIVATIONS writes every bpcli activation as ONNX operators. onnx (the `bpcli[onnx]` extra) is
@@ -204,9 +205,13 @@ def classifier_outputs(g: Graph, prep, A: str) -> list:
 
 
 def regression_outputs(g: Graph, prep, A: str) -> list:
-    """`prediction` (n, k): the last layer's activations A_L."""
+    """`prediction` (n, k): the last layer's activations A_L, in the target's own units
+    (A_L·target_std + target_mean when the targets were standardized, as Preprocess.decode)."""
     from onnx import helper
 
+    if prep.target_mean is not None:
+        scaled = g.op("Mul", A, g.constant("target_std", prep.target_std))
+        A = g.op("Add", scaled, g.constant("target_mean", prep.target_mean))
     prediction = g.op("Identity", A, out="prediction")
     floats = helper.np_dtype_to_tensor_dtype(g.dtype)
     return [helper.make_tensor_value_info(prediction, floats, ["N", prep.outputs])]

@@ -92,7 +92,8 @@ def learning_curves(run_dirs: list[Path], metric: str, out: Path) -> Path:
 
 def curves_figure(run_dirs: list[Path], metric: str):
     """Train (solid) and validation (dashed) `metric` per epoch, one colour per run, in one figure;
-    a dotted line marks each run's best epoch (early stopping; the weights restored from it)."""
+    a dotted line marks each run's best epoch where its weights were restored from it (early
+    stopping)."""
     runs = [(Path(d), metric_columns(d)) for d in run_dirs]
     for run_dir, columns in runs:
         if metric not in columns or metric in NOT_METRICS or metric.startswith("val_"):
@@ -134,10 +135,16 @@ def _draw_run(axes, run_dir: Path, columns: dict, metric: str, color: str) -> No
 
 
 def best_epoch(run_dir: Path) -> int | None:
-    """The epoch early stopping found best (its weights are the run's, with restore_best), from the
-    finished run's summary; None without early stopping or before the run finished."""
+    """The best epoch when the run's weights were restored from it (early stopping, restore_best),
+    from the finished run's summary (see training.loop.BestRule); None when the weights are the last
+    epoch's, or before the run finished."""
     folder = RunFolder(run_dir)
-    return folder.read_summary().get("best_epoch") if folder.finished else None
+    if not folder.finished:
+        return None
+    summary = folder.read_summary()
+    best, kept = summary.get("best_epoch"), summary.get("weights_epoch")
+    restored = best is not None and kept == best and best != summary.get("epochs_run")
+    return best if restored else None
 
 
 def _same_task(run_dirs: list[Path], metric: str) -> None:

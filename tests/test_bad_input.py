@@ -463,7 +463,7 @@ def test_bad_checkpoint(tmp_path, finished_run, name):
 @pytest.mark.parametrize(
     "extra, phrases",
     [
-        (["--set", "optimizer.name=sgd"], ["optimizer.beta1", "not a setting of sgd"]),
+        (["--set", "optimizer.name=sgd"], ["--set optimizer.name", "changes the optimizer"]),
         (["--set", "training.epochs=2"], ["already at epoch 3", "training.epochs=2"]),
         (["configs/xor.yaml"], ["give no CONFIG"]),
         (["--out", "elsewhere"], ["give no CONFIG, --out or --force"]),

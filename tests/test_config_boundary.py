@@ -95,4 +95,4 @@ def test_a_generator_shows_its_real_defaults():
     result = validate_cli(CONFIGS / "moons.yaml")
     assert result.exit_code == 0, result.output
     data = result.stdout.split("data:\n", 1)[1].split("model:", 1)[0]
-    assert "noise:" in data and "target" not in data and "n_classes" not in data
+    assert "noise:" in data and "  target:" not in data and "n_classes" not in data

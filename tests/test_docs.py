@@ -313,9 +313,10 @@ def test_section_8_gradcheck_numbers():
     correct_table, bug_table = text.split("Now plant a typical bug")
     correct = table(correct_table)
     for check in xor_checks(wrong_derivative=False):
-        quoted = float(correct[check.name][0])
+        scale, quoted, noise = (float(cell) for cell in correct[check.name])
         assert check.passed and check.skipped == 0
-        assert check.max_rel_error < 1e-8 and quoted < 1e-8
+        assert f"{check.scale:.1e}" == f"{scale:.1e}" and f"{check.noise:.1e}" == f"{noise:.1e}"
+        assert check.max_rel_error < 1e-9 and quoted < 1e-9
         assert quoted / 10 < check.max_rel_error < quoted * 10  # same order of magnitude
 
     bug = table(bug_table)
@@ -323,7 +324,7 @@ def test_section_8_gradcheck_numbers():
         quoted, verdict = bug[check.name]
         assert verdict == ("pass" if check.passed else "fail")
         if check.passed:
-            assert check.name in ("W2", "b2") and check.max_rel_error < 1e-8
+            assert check.name in ("W2", "b2") and check.max_rel_error < 1e-9
         else:
             assert f"{check.max_rel_error:.2f}" == quoted
 

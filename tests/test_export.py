@@ -493,7 +493,7 @@ def test_readme_section_runs_and_its_python_prints_labels(ort, repo_like, capsys
     section = readme_section()
     run_shell_blocks(section, repo_like)
     (python,) = blocks(section, "python")
-    assert len(python.strip().splitlines()) <= 5
+    assert len([line for line in python.splitlines() if line.strip()]) <= 5  # lines of code
     namespace: dict = {}
     exec(python, namespace)
     labels = namespace["labels"]

@@ -41,7 +41,14 @@ def test_table_and_verdict_on_stderr():
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     text = flat(result.stderr)
-    for expected in ("tensor", "max rel err", "W3", "2×16", "PASS: every gradient within 1e-06"):
+    for expected in (
+        "tensor",
+        "rel err",
+        "noise",
+        "W3",
+        "2×16",
+        "PASS: every gradient within 1e-06",
+    ):
         assert expected in text
 
 
@@ -57,7 +64,7 @@ def test_injected_wrong_derivative_fails(monkeypatch):
     result = runner.invoke(app, ["gradcheck", str(config)])
     assert result.exit_code == 1, result.output
     verdict = flat(result.stderr)
-    assert "FAIL: W1, b1, W2, b2 exceed relative error 1e-06" in verdict
+    assert "FAIL: W1, b1, W2, b2 exceed relative error 1e-06 and their noise level" in verdict
     report = gradcheck_json(str(config), code=1)
     status = {t["name"]: t["passed"] for t in report["tensors"]}
     # The output layer's gradient does not go through tanh': it still passes.

@@ -87,9 +87,8 @@ def test_numpy_inputs(iris_run, tmp_path):
     table = np.loadtxt(IRIS_CSV, delimiter=",", skiprows=1, usecols=range(4))
     expected = predict(str(iris_run), str(IRIS_CSV)).stdout
     np.save(tmp_path / "features.npy", table)
-    np.save(tmp_path / "with_target.npy", np.c_[table, np.zeros(len(table))])
     np.savez(tmp_path / "features.npz", X=table)
-    for name in ("features.npy", "with_target.npy", "features.npz"):
+    for name in ("features.npy", "features.npz"):
         result = predict(str(iris_run), str(tmp_path / name))
         assert result.exit_code == 0, result.output
         assert result.stdout == expected, name

@@ -28,11 +28,14 @@ def gradcheck(
     ] = 8,
     eps: Annotated[
         float, typer.Option("--eps", callback=positive, help="Finite-difference step.", metavar="E")
-    ] = 1e-6,
+    ] = 1e-5,
     tol: Annotated[
         float,
         typer.Option(
-            "--tol", callback=positive, help="Largest relative error that passes.", metavar="T"
+            "--tol",
+            callback=positive,
+            help="Largest error, relative to each tensor's gradient scale, that passes.",
+            metavar="T",
         ),
     ] = 1e-6,
     max_params: Annotated[
@@ -65,6 +68,8 @@ def gradcheck(
             typer.echo(json.dumps({"target": str(target), **result.as_dict()}))
         else:
             title = f"gradient check: {result.origin}, {result.samples} rows, loss {result.loss}"
+            if result.targets_standardized:
+                title += " on standardized targets"
             if result.weight_decay:
                 title += f" + weight decay {result.weight_decay:g}"
             console.print(gradcheck_table(result.checks, title))

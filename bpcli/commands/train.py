@@ -92,6 +92,6 @@ def train(
             run = api.train(config, overrides or [], out=out, force=force, listener=display)
         if not quiet:
             chart = loss_chart(run.history, columns=console.width)
-            console.print(chart, summary_line(run.history), sep="\n", markup=False)
+            console.print(chart, summary_line(run.history, run.summary), sep="\n", markup=False)
             console.print(metrics_table(run.summary["metrics"], f"{run.name}: final metrics"))
         typer.echo(json.dumps(run.summary) if as_json else str(run.path))

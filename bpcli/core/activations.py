@@ -7,6 +7,7 @@ and returns it; `backward` writes dZ into `out` (which may be `dA` itself) and r
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,8 +16,12 @@ import numpy as np
 Array = np.ndarray
 
 LEAKY_SLOPE = 0.01
-GELU_C = np.sqrt(2.0 / np.pi)
+# Python floats, not numpy scalars: a np.float64 constant would promote float32 arrays to float64.
+GELU_C = math.sqrt(2.0 / math.pi)
 GELU_K = 0.044715
+GELU_FLAT = 10.0
+"""|z| beyond which tanh(√(2/π)(z + 0.044715 z³)) is ±1 exactly in float32 and float64: gelu's
+polynomial is evaluated on z clipped to ±10, so z³ and z² never overflow (no inf · 0 = NaN)."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +51,14 @@ def _identity_backward(dA, Z, A, out):
 
 
 def _sigmoid(Z, out):
-    # sigma(z) = (1 + tanh(z/2)) / 2: never computes exp of a large number, so no overflow.
-    np.multiply(Z, 0.5, out=out)
-    np.tanh(out, out=out)
-    out += 1.0
-    out *= 0.5
+    r"""σ(z) = 1 / (1 + e^(−z)) for z ≥ 0 and e^z / (1 + e^z) for z < 0: both read e^(−|z|) ≤ 1, so
+    nothing overflows and neither tail cancels (relative error of a few ulps for every z)."""
+    np.abs(Z, out=out)
+    np.negative(out, out=out)
+    np.exp(out, out=out)  # e = e^(−|z|)
+    denominator = out + 1.0
+    np.copyto(out, 1.0, where=Z >= 0.0)
+    out /= denominator
     return out
 
 
@@ -119,17 +127,40 @@ def _softplus_backward(dA, Z, A, out):
     return out
 
 
+def _gelu_tanh(Z: Array) -> tuple[Array, Array, Array]:
+    """z clipped to ±GELU_FLAT, its square, and t = tanh(√(2/π) (z + 0.044715 z³)), in Z's dtype."""
+    clipped = np.clip(Z, -GELU_FLAT, GELU_FLAT)
+    square = clipped * clipped
+    t = square * GELU_K
+    t += 1.0
+    t *= clipped
+    t *= GELU_C
+    np.tanh(t, out=t)
+    return clipped, square, t
+
+
 def _gelu(Z, out):
-    inner = GELU_C * (Z + GELU_K * Z**3)
-    np.tanh(inner, out=out)
-    out += 1.0
-    out *= 0.5 * Z
+    _, _, t = _gelu_tanh(Z)
+    np.add(t, 1.0, out=out)
+    out *= 0.5
+    out *= Z
     return out
 
 
 def _gelu_backward(dA, Z, A, out):
-    t = np.tanh(GELU_C * (Z + GELU_K * Z**3))
-    slope = 0.5 * (1.0 + t) + 0.5 * Z * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_K * Z * Z)
+    # f'(z) = (1 + t)/2 + z/2 (1 − t²) √(2/π) (1 + 3·0.044715 z²); beyond ±GELU_FLAT, 1 − t² = 0.
+    clipped, square, t = _gelu_tanh(Z)
+    square *= 3.0 * GELU_K
+    square += 1.0
+    square *= GELU_C
+    square *= clipped
+    square *= 0.5
+    slope = np.multiply(t, t, out=clipped)
+    np.subtract(1.0, slope, out=slope)
+    slope *= square
+    t += 1.0
+    t *= 0.5
+    slope += t
     np.multiply(dA, slope, out=out)
     return out
 

@@ -4,7 +4,13 @@ Training's per-epoch numbers (loss, accuracy; MAE and R² for regression) and `b
 from the same accumulator, so they agree. The report adds, for classification, per-class precision
 P_c = TP_c / (TP_c + FP_c), recall R_c = TP_c / (TP_c + FN_c), F1_c = 2 P_c R_c / (P_c + R_c) (0 when a
 denominator is 0), macro F1 = mean_c F1_c and the confusion matrix C[true, predicted]; for regression
-(over all n·k outputs) MSE, RMSE = √MSE, MAE and R² = 1 − SSE / SST.
+(over all n·k outputs) MSE, RMSE = √MSE, MAE and R².
+
+R² is computed per output column j, R²_j = 1 − SSE_j / SST_j with SST_j = Σ_i (y_ij − ȳ_j)², and
+averaged uniformly over the k columns, as sklearn.metrics.r2_score does by default (a column with
+SST_j = 0 scores 1 if predicted exactly, else 0; fewer than two rows give NaN). Sums are float64;
+SST_j is merged chunk by chunk from per-chunk means and squared deviations (Chan et al.), never
+as Σy² − (Σy)²/n, which cancels when the targets' spread is small against their mean.
 """
 
 from __future__ import annotations
@@ -37,53 +43,93 @@ def predicted_classes(Yhat: np.ndarray, task: str) -> np.ndarray:
 
 
 class MetricAccumulator:
-    """Sums the sufficient statistics of each metric over batches; `result` averages them."""
+    """Sums the sufficient statistics of each metric over batches; `result` averages them.
 
-    def __init__(self, task: str):
+    `target_std` (per output column): the regression targets were standardized, y' = (y − μ)/σ, so
+    every metric, the loss included, is computed from y' σ = y − μ and ŷ' σ = ŷ − μ, in the
+    target's own units (`loss` recomputes the loss there; the batch loss given is then unused).
+    """
+
+    def __init__(self, task: str, loss: Loss | None = None, target_std=None):
         self.task = task
+        self.loss = loss
+        self.target_std = None if target_std is None else np.asarray(target_std, np.float64)
         self.count = 0
         self.loss_sum = 0.0
         self.correct = 0
         self.abs_error = 0.0
         self.sq_error = 0.0
-        self.y_sum = 0.0
-        self.y_sq_sum = 0.0
+        self.column_sq_error: np.ndarray | float = 0.0
+        self.column_mean: np.ndarray | float = 0.0
+        self.column_spread: np.ndarray | float = 0.0
+        """Per output column: Σ (ŷ − y)², the mean ȳ and Σ (y − ȳ)² of the rows so far (float64)."""
         self.elements = 0
 
     def update(self, Y: np.ndarray, Yhat: np.ndarray, batch_loss: float) -> None:
         rows = Yhat.shape[0]
+        if self.task == "regression" and self.target_std is not None:
+            Y, Yhat = Y * self.target_std, Yhat * self.target_std
+            batch_loss = self.loss.value(Y, None, Yhat)
         self.count += rows
         self.loss_sum += batch_loss * rows
         if self.task == "regression":
             residual = Yhat - Y
-            self.abs_error += float(np.abs(residual).sum())
-            self.sq_error += float(np.square(residual).sum())
-            self.y_sum += float(Y.sum())
-            self.y_sq_sum += float(np.square(Y, dtype=np.float64).sum())
+            self.abs_error += float(np.abs(residual).sum(dtype=np.float64))
+            column_sq_error = np.square(residual).sum(axis=0, dtype=np.float64)
+            self.column_sq_error = self.column_sq_error + column_sq_error
+            self.sq_error += float(column_sq_error.sum())
             self.elements += Y.size
+            self._merge_spread(Y, rows)
         else:
             truth = Y if self.task == "classification" else Y[:, 0]
             self.correct += int((predicted_classes(Yhat, self.task) == truth).sum())
+
+    def _merge_spread(self, Y: np.ndarray, rows: int) -> None:
+        """Fold a chunk's column means and squared deviations into the running ones (Chan et al.)."""
+        mean = Y.mean(axis=0, dtype=np.float64)
+        spread = np.square(Y - mean).sum(axis=0, dtype=np.float64)
+        before = self.count - rows
+        delta = mean - self.column_mean
+        self.column_mean = self.column_mean + delta * (rows / self.count)
+        self.column_spread = self.column_spread + spread + delta**2 * (before * rows / self.count)
+
+    def r2(self) -> float:
+        """R² per output column, averaged uniformly (sklearn.metrics.r2_score's default)."""
+        if self.count < 2:
+            return float("nan")
+        sse, sst = np.atleast_1d(self.column_sq_error), np.atleast_1d(self.column_spread)
+        constant = sst == 0
+        scores = np.where(constant, (sse == 0).astype(float), 0.0)
+        np.divide(sse, sst, out=scores, where=~constant)
+        np.subtract(1.0, scores, out=scores, where=~constant)
+        return float(scores.mean())
 
     def result(self) -> dict[str, float]:
         if self.count == 0:
             return {}
         metrics = {"loss": self.loss_sum / self.count}
         if self.task == "regression":
-            variance = self.y_sq_sum - self.y_sum**2 / self.elements
             metrics["mae"] = self.abs_error / self.elements
-            metrics["r2"] = 1.0 - self.sq_error / variance if variance > 0 else float("nan")
+            metrics["r2"] = self.r2()
         else:
             metrics["accuracy"] = self.correct / self.count
         return metrics
 
 
 def accumulate(
-    network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, chunk_rows=4096, on_chunk=None
+    network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    loss: Loss,
+    task: str,
+    chunk_rows=4096,
+    on_chunk=None,
+    target_std=None,
 ) -> MetricAccumulator:
     """Run `network` over (X, Y) in chunks of rows, summing its metrics; `on_chunk(Y, Ŷ)`, if
-    given, sees every chunk's targets and outputs too (Ŷ is overwritten by the next chunk)."""
-    accumulator = MetricAccumulator(task)
+    given, sees every chunk's targets and outputs too (Ŷ is overwritten by the next chunk).
+    `target_std`: see MetricAccumulator."""
+    accumulator = MetricAccumulator(task, loss, target_std)
     for start in range(0, X.shape[0], chunk_rows):
         Y_chunk = Y[start : start + chunk_rows]
         Yhat = network.forward(X[start : start + chunk_rows])
@@ -93,9 +139,12 @@ def accumulate(
     return accumulator
 
 
-def evaluate(network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, chunk_rows=4096) -> dict:
-    """Loss and metrics of `network` on (X, Y), computed in chunks of rows."""
-    return accumulate(network, X, Y, loss, task, chunk_rows).result()
+def evaluate(
+    network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, chunk_rows=4096, target_std=None
+) -> dict:
+    """Loss and metrics of `network` on (X, Y), computed in chunks of rows (in the target's own
+    units when `target_std` is given, see MetricAccumulator)."""
+    return accumulate(network, X, Y, loss, task, chunk_rows, target_std=target_std).result()
 
 
 @dataclass
@@ -124,8 +173,11 @@ class Report:
         return document
 
 
-def evaluate_network(network, X: np.ndarray, Y: np.ndarray, loss: Loss, labels=None) -> Report:
-    """Loss and metrics of `network` on (X, Y), computed chunk by chunk (bounded memory)."""
+def evaluate_network(
+    network, X: np.ndarray, Y: np.ndarray, loss: Loss, labels=None, target_std=None
+) -> Report:
+    """Loss and metrics of `network` on (X, Y), computed chunk by chunk (bounded memory); regression
+    metrics in the target's own units when `target_std` is given (see MetricAccumulator)."""
     task = loss.task
     confusion = np.zeros((len(labels), len(labels)), np.int64) if task != "regression" else None
 
@@ -134,7 +186,7 @@ def evaluate_network(network, X: np.ndarray, Y: np.ndarray, loss: Loss, labels=N
         np.add.at(confusion, (truth, predicted_classes(Yhat, task)), 1)
 
     on_chunk = count if confusion is not None else None
-    accumulator = accumulate(network, X, Y, loss, task, on_chunk=on_chunk)
+    accumulator = accumulate(network, X, Y, loss, task, on_chunk=on_chunk, target_std=target_std)
     metrics = accumulator.result()
     if task == "regression":
         mse = accumulator.sq_error / accumulator.elements

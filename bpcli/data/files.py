@@ -20,6 +20,8 @@ import numpy as np
 from bpcli.errors import DataError
 
 MAX_COLUMNS = 100_000
+BOM = "\ufeff"
+"""The UTF-8 byte-order mark that Excel's "CSV UTF-8" writes before the header."""
 
 
 @dataclass
@@ -56,6 +58,20 @@ def parse_targets(cells: list[str], path: Path, column: str) -> np.ndarray:
     return values.astype(np.int64) if np.all(values == np.round(values)) else values
 
 
+def csv_reader(stream) -> csv.reader:
+    """A csv.reader over a text stream (a file or stdin) that drops a leading byte-order mark; it
+    reads nothing until iterated."""
+
+    def lines():
+        iterator = iter(stream)
+        for first in iterator:
+            yield first.removeprefix(BOM)
+            break
+        yield from iterator
+
+    return csv.reader(lines())
+
+
 def csv_records(reader, width: int, origin) -> Iterator[list[str]]:
     """The non-empty rows of a csv.reader; a row without `width` fields is an error naming its line."""
     for row in reader:
@@ -72,7 +88,7 @@ def read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     """The header and the rows of a CSV file; ragged rows and non-UTF-8 bytes are errors."""
     try:
         with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
+            reader = csv_reader(handle)
             header = next(reader, None)
             if not header:
                 raise DataError(f"{path}: empty file", "a CSV needs a header row and data rows")

@@ -1,6 +1,9 @@
-"""Preprocessing: what turns raw rows into network inputs and outputs back into labels.
+"""Preprocessing: what turns raw rows into network inputs and targets, and outputs back into labels
+or values.
 
 Fitted on the training split only, saved with the run, and re-applied unchanged by eval and predict.
+Features are z-scored, (x − mean) / std; regression targets too when data.standardize_target is on,
+(y − target_mean) / target_std, and the network's outputs are mapped back, ŷ·target_std + target_mean.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ class Preprocess:
     std: list[float] | None = None
     classes: list | None = None
     outputs: int = 1
+    target_mean: list[float] | None = None
+    target_std: list[float] | None = None
+    """Per output column, when regression targets are standardized (data.standardize_target)."""
     extra: dict = field(default_factory=dict)
 
     def transform(self, X: np.ndarray, dtype, owned: bool = False) -> np.ndarray:
@@ -43,8 +49,12 @@ class Preprocess:
     def encode(self, y: np.ndarray, dtype, origin: str = "data") -> np.ndarray:
         """Targets as the loss wants them: class indices, a (n, 1) 0/1 column, or (n, k) floats."""
         if self.task == "regression":
-            Y = np.asarray(y, dtype=dtype)
-            return Y[:, None] if Y.ndim == 1 else Y
+            Y = np.array(y, dtype=dtype)  # a copy: standardised in place below
+            Y = Y[:, None] if Y.ndim == 1 else Y
+            if self.target_mean is not None:
+                Y -= np.asarray(self.target_mean, dtype)
+                Y /= np.asarray(self.target_std, dtype)
+            return Y
         lookup = {label: index for index, label in enumerate(self.classes)}
         try:
             indices = np.array([lookup[label] for label in y.tolist()], dtype=np.int64)
@@ -56,17 +66,34 @@ class Preprocess:
         return indices if self.task == "classification" else indices.astype(dtype)[:, None]
 
     def decode(self, Yhat: np.ndarray) -> np.ndarray:
-        """Predicted labels in the original label space (classification) or the raw outputs."""
+        """Predicted labels in the original label space (classification) or values in the target's
+        units (regression: ŷ·target_std + target_mean when the targets were standardized)."""
         if self.task == "regression":
-            return Yhat
+            if self.target_mean is None:
+                return Yhat
+            return Yhat * np.asarray(self.target_std, Yhat.dtype) + np.asarray(
+                self.target_mean, Yhat.dtype
+            )
         indices = Yhat.argmax(axis=1) if self.task == "classification" else (Yhat[:, 0] > 0.5)
         return np.asarray(self.classes, dtype=object)[indices.astype(int)]
 
 
+MAX_GUESSED_CLASSES = 20
+"""The most distinct numeric labels the default loss (cross_entropy) takes as classes; more look like
+a regression target, and training stops to ask (an explicit loss: cross_entropy is taken as said)."""
+
+
 def fit_preprocess(
-    table: Table, task: str, train_rows: np.ndarray, standardize: bool
+    table: Table,
+    task: str,
+    train_rows: np.ndarray,
+    standardize: bool,
+    standardize_target: bool = False,
+    loss_given: bool = True,
 ) -> Preprocess:
-    """Label mapping from all targets; standardisation statistics from the training rows only."""
+    """Label mapping from all targets; standardisation statistics (features, and regression targets
+    if `standardize_target`) from the training rows only. `loss_given`: the config names its loss
+    (else numeric labels are checked for looking like a regression target, see MAX_GUESSED_CLASSES)."""
     prep = Preprocess(task, table.feature_names, table.target_name)
     if task == "regression":
         if not np.issubdtype(table.y.dtype, np.number):
@@ -75,14 +102,44 @@ def fit_preprocess(
                 "use loss: cross_entropy for class labels",
             )
         prep.outputs = 1 if table.y.ndim == 1 else table.y.shape[1]
+        if standardize_target:
+            mean, std = column_statistics(table.y.reshape(len(table.y), -1), train_rows)
+            prep.target_mean, prep.target_std = _statistics(mean, std)
     else:
+        _check_labels(table, loss_given)
         prep.classes = np.unique(table.y).tolist()
         _check_classes(prep.classes, task, table)
         prep.outputs = len(prep.classes) if task == "classification" else 1
     if standardize:
-        mean, std = column_statistics(table.X, train_rows)
-        prep.mean, prep.std = mean.tolist(), np.where(std > 0, std, 1.0).tolist()
+        prep.mean, prep.std = _statistics(*column_statistics(table.X, train_rows))
     return prep
+
+
+def _statistics(mean: np.ndarray, std: np.ndarray) -> tuple[list[float], list[float]]:
+    """Mean and std as saved with the run; a constant column keeps std 1 (no division by 0)."""
+    return mean.tolist(), np.where(std > 0, std, 1.0).tolist()
+
+
+def _check_labels(table: Table, loss_given: bool) -> None:
+    """Refuse numeric class labels that look like a regression target, rather than guess."""
+    y = table.y
+    if not np.issubdtype(y.dtype, np.number):
+        return
+    where = f"{table.origin}: target '{table.target_name}'"
+    fractional = y != np.round(y)
+    if fractional.any():
+        example = y[fractional].ravel()[0]
+        raise DataError(
+            f"{where} holds non-integer numbers (e.g. {example:g}), which are not class labels",
+            "for regression set loss: mse (or mae, huber)",
+        )
+    distinct = len(np.unique(y))
+    if not loss_given and distinct > MAX_GUESSED_CLASSES:
+        raise DataError(
+            f"{where} has {distinct} distinct numeric values; the default loss cross_entropy "
+            f"would train {distinct} classes",
+            "for regression set loss: mse; to train that many classes set loss: cross_entropy",
+        )
 
 
 def column_statistics(X: np.ndarray, rows: np.ndarray, chunk_rows: int = 8192):

@@ -66,15 +66,25 @@ def _take_rows(array: np.ndarray, index: np.ndarray) -> np.ndarray:
     return array if len(index) == len(array) else array[index]
 
 
-def prepare(data_config, task: str, dtype, rng_data, rng_split) -> Prepared:
-    """Load the configured data, split it, fit the preprocessing and build network-ready splits."""
+def prepare(
+    data_config, task: str, dtype, rng_data, rng_split, loss_given: bool = True
+) -> Prepared:
+    """Load the configured data, split it, fit the preprocessing and build network-ready splits.
+    `loss_given`: the config names its loss (see preprocess.fit_preprocess)."""
     table = load_table(
         data_config.source, data_config.target_column(), rng_data, generator_options(data_config)
     )
     rows = split_rows(len(table.y), data_config.validation_split, data_config.test_split, rng_split)
     if data_config.folds:
         rows = fold_rows(rows, data_config.folds, data_config.fold, rng_split)
-    prep = fit_preprocess(table, task, rows["train"], data_config.standardize)
+    prep = fit_preprocess(
+        table,
+        task,
+        rows["train"],
+        data_config.standardize,
+        bool(data_config.standardize_target),
+        loss_given,
+    )
     splits = {
         name: Split(
             prep.transform(_take_rows(table.X, index), dtype, owned=len(index) < len(table.X)),

@@ -74,6 +74,8 @@ def _check_same_data(loaded, fresh: Preprocess) -> None:
         and fresh.outputs == saved.outputs
         and (saved.mean is None or np.allclose(fresh.mean, saved.mean, rtol=1e-12, atol=0))
         and (saved.std is None or np.allclose(fresh.std, saved.std, rtol=1e-12, atol=0))
+        and _same_statistics(saved.target_mean, fresh.target_mean)
+        and _same_statistics(saved.target_std, fresh.target_std)
     )
     if not same:
         raise RunError(
@@ -81,6 +83,13 @@ def _check_same_data(loaded, fresh: Preprocess) -> None:
             "so its splits cannot be reproduced",
             "evaluate the current data with --data SOURCE instead",
         )
+
+
+def _same_statistics(saved: list | None, fresh: list | None) -> bool:
+    """Target statistics agree (a run saved without them is not compared)."""
+    if saved is None:
+        return True
+    return fresh is not None and np.allclose(fresh, saved, rtol=1e-12, atol=0)
 
 
 def feature_columns(header: list[str], prep: Preprocess, origin: str) -> list[int]:

@@ -15,7 +15,7 @@ from typing import TextIO
 
 import numpy as np
 
-from bpcli.data.files import csv_records
+from bpcli.data.files import csv_reader, csv_records
 from bpcli.data.preprocess import Preprocess
 from bpcli.errors import DataError
 from bpcli.runs.atomic import atomic_file
@@ -32,7 +32,7 @@ def csv_chunks(stream: TextIO, prep: Preprocess, origin: str, chunk_rows=CHUNK_R
 
     The header is read and checked at once (so a wrong file fails before any output); rows lazily.
     """
-    reader = csv.reader(stream)
+    reader = csv_reader(stream)
     with _csv_problems(origin, reader):
         header = next(reader, None)
     if not header:
@@ -90,8 +90,19 @@ def _parse_cells(rows: list[list[str]], lines: list[int], names: list[str], orig
     raise AssertionError("unreachable: a cell failed to parse but none was found")
 
 
-def numpy_chunks(path: Path, prep: Preprocess, target, chunk_rows=CHUNK_ROWS) -> Iterator:
-    """Chunks of an .npy (memory-mapped; a trailing target column is dropped) or of an .npz's X."""
+def target_position(config, width: int) -> int | None:
+    """The target's column in the run's training .npy (data.target, else the last of width + 1);
+    None when the run did not train on an .npy, so no column position of a target is known."""
+    if not config.data.source.lower().endswith(".npy"):
+        return None
+    target = config.data.target_column()
+    return (target if isinstance(target, int) else width) % (width + 1)
+
+
+def numpy_chunks(path: Path, prep: Preprocess, target, chunk_rows=CHUNK_ROWS, on_note=None):
+    """Chunks of an .npy (memory-mapped) or of an .npz's X. An .npy may hold one extra column only
+    at `target`, the target's position in the training .npy (see target_position); it is dropped
+    and `on_note` is told so. Any other width is an error naming the expected and found widths."""
     width = len(prep.feature_names)
     try:
         if path.suffix.lower() == ".npz":
@@ -105,15 +116,26 @@ def numpy_chunks(path: Path, prep: Preprocess, target, chunk_rows=CHUNK_ROWS) ->
         raise DataError(f"{path}: cannot read as {path.suffix} ({error})") from None
     if X.ndim != 2 or not np.issubdtype(X.dtype, np.number):
         raise DataError(f"{path}: features must be a 2-D numeric array, got {X.dtype} {X.shape}")
+    npy = path.suffix.lower() == ".npy"
     keep = None
-    if X.shape[1] == width + 1 and path.suffix.lower() == ".npy":
-        drop = X.shape[1] - 1 if not isinstance(target, int) else target % X.shape[1]
-        keep = [c for c in range(X.shape[1]) if c != drop]
+    if npy and target is not None and X.shape[1] == width + 1:
+        keep = [c for c in range(X.shape[1]) if c != target]
+        if on_note is not None:
+            on_note(f"{path}: ignoring column {target}, the target's column in the training .npy")
     elif X.shape[1] != width:
+        extra = (
+            f", or {width + 1} with the target at column {target} as in the training .npy"
+            if npy and target is not None
+            else ""
+        )
         raise DataError(
-            f"{path}: {X.shape[1]} columns, the model expects {width} features",
+            f"{path}: {X.shape[1]} columns, the model expects {width} features{extra}",
             f"expected features: {', '.join(prep.feature_names)}"
-            + (" (an .npy may add the target column)" if path.suffix.lower() == ".npy" else ""),
+            + (
+                " (a target column is accepted only by a model trained on an .npy)"
+                if npy and target is None
+                else ""
+            ),
         )
     return _array_rows(X, keep, path, chunk_rows)
 
@@ -128,8 +150,10 @@ def _array_rows(X: np.ndarray, keep, path: Path, chunk_rows: int) -> Iterator:
         yield chunk
 
 
-def feature_chunks(source: str, stdin: TextIO, prep: Preprocess, target) -> Iterator:
-    """Chunks from '-' (CSV on stdin) or a .csv/.npy/.npz path."""
+def feature_chunks(
+    source: str, stdin: TextIO, prep: Preprocess, target: int | None, on_note=None
+) -> Iterator:
+    """Chunks from '-' (CSV on stdin) or a .csv/.npy/.npz path; `target`: see target_position."""
     if source == "-":
         return csv_chunks(stdin, prep, "stdin")
     path = Path(source)
@@ -141,7 +165,7 @@ def feature_chunks(source: str, stdin: TextIO, prep: Preprocess, target) -> Iter
     if not path.is_file():
         raise DataError(f"input file not found: {path}")
     if suffix != ".csv":
-        return numpy_chunks(path, prep, target)
+        return numpy_chunks(path, prep, target, on_note=on_note)
     # The file closes when the chunks are exhausted or garbage-collected.
     return csv_chunks(open(path, newline="", encoding="utf-8"), prep, str(path))  # noqa: SIM115
 
@@ -171,9 +195,10 @@ def float_cells(values: np.ndarray) -> np.ndarray:
 
 
 def output_columns(prep: Preprocess, Yhat: np.ndarray, proba: bool) -> list[np.ndarray]:
-    """The output cells of a chunk, one array of strings per column (floats by float_cells)."""
+    """The output cells of a chunk, one array of strings per column (floats by float_cells);
+    regression values in the target's own units."""
     if prep.task == "regression":
-        return list(float_cells(Yhat).T)
+        return list(float_cells(prep.decode(Yhat)).T)
     columns = [np.asarray([str(label) for label in prep.decode(Yhat)])]
     if proba:
         probabilities = Yhat if prep.task == "classification" else np.c_[1 - Yhat, Yhat]

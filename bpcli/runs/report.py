@@ -6,7 +6,6 @@ backward-pass diagnostics and the run's files; commands/render.py draws it.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +41,8 @@ def config_summary(loaded) -> dict[str, str]:
     return {
         "data": f"{source}: {len(prep.feature_names)} features -> {prep.target_name} "
         f"({prep.task}); validation {data.validation_split:g}, test {data.test_split:g}"
-        f"{', standardized' if data.standardize else ''}",
+        f"{', standardized' if data.standardize else ''}"
+        f"{', targets standardized' if prep.target_std is not None else ''}",
         "model": f"{'-'.join(map(str, loaded.network.widths))}, {model.activation} hidden, "
         f"{model.output_activation} output, init {model.init}",
         "loss": config.loss,
@@ -68,25 +68,23 @@ def layer_table(network) -> list[dict]:
 
 
 def training_summary(loaded) -> dict:
-    """Epochs run, wall time, and the best epoch by validation loss (or training loss)."""
+    """Epochs run, wall time, the best epoch as the run's summary records it (training.loop's
+    BestRule: early stopping's monitor, else val_loss or loss), the monitored metric's value at the
+    last epoch (from metrics.csv), and the epoch of the saved weights."""
     summary = loaded.summary
     result = {
         "epochs_run": summary.get("epochs_run"),
         "stopped_early": summary.get("stopped_early", False),
         "wall_time_s": summary.get("wall_time_s"),
-        "best_epoch": None,
-        "best_by": None,
-        "best_value": None,
+        "best_epoch": summary.get("best_epoch"),
+        "best_by": summary.get("best_metric"),
+        "best_value": summary.get("best_value"),
+        "last_value": None,
+        "weights_epoch": summary.get("weights_epoch"),
     }
     records = loaded.folder.read_metrics()
-    monitor = "val_loss" if records and records[0].get("val_loss") else "loss"
-    scored = [(float(r[monitor]), int(r["epoch"])) for r in records if r.get(monitor)]
-    scored = [(value, epoch) for value, epoch in scored if math.isfinite(value)]
-    if scored:
-        value, epoch = min(scored)
-        result.update(best_epoch=epoch, best_by=monitor, best_value=value)
-    if summary.get("best_epoch") is not None:
-        result["restored_epoch"] = summary["best_epoch"]
+    if records and records[-1].get(result["best_by"] or ""):
+        result["last_value"] = float(records[-1][result["best_by"]])
     return result
 
 

@@ -27,6 +27,8 @@ class Subject:
     run: Run | None = None
     train_size: int | None = None
     """Rows in the training split, when known without reading the data (configs)."""
+    target_std: list[float] | None = None
+    """σ of the standardized regression targets the network sees (None: targets as given)."""
 
 
 def config_or_run(path: str | Path, overrides: list[str] = ()) -> Subject:
@@ -40,7 +42,12 @@ def config_or_run(path: str | Path, overrides: list[str] = ()) -> Subject:
             )
         run = Run.load(path)
         return Subject(
-            run.config, run.network, f"run folder {path}", lambda: run.data("train"), run
+            run.config,
+            run.network,
+            f"run folder {path}",
+            lambda: run.data("train"),
+            run,
+            target_std=run.preprocess.target_std,
         )
     if not path.is_file():
         raise ConfigError(
@@ -56,4 +63,5 @@ def config_or_run(path: str | Path, overrides: list[str] = ()) -> Subject:
         f"config {path} (fresh init, seed {config.seed})",
         lambda: Labelled(train.X, train.Y, "train split"),
         train_size=len(train),
+        target_std=experiment.target_std,
     )

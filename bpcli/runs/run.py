@@ -101,7 +101,10 @@ class Run:
         """Loss and metrics on a split of the run's data or on other labelled data."""
         batch = self.data(split, source)
         loss = LOSSES[self.config.loss]
-        report = evaluate_network(self.network, batch.X, batch.Y, loss, self.preprocess.classes)
+        prep = self.preprocess
+        report = evaluate_network(
+            self.network, batch.X, batch.Y, loss, prep.classes, target_std=prep.target_std
+        )
         report.origin = batch.origin
         return report
 

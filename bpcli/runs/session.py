@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from bpcli import __version__
-from bpcli.config import Config, load_config
+from bpcli.config import Config, check_resumable, check_same_best, load_config
 from bpcli.errors import BpcliError
 from bpcli.runs.checkpoint import check_state, data_fingerprint
 from bpcli.runs.folder import RunFolder, new_run_dir
@@ -83,21 +83,18 @@ def start_fresh(config: Config | str | Path, overrides: list[str], out, force: b
     return Session(experiment, folder, None, tuple(created))
 
 
-def start_resumed(run_dir: str | Path, overrides: list[str], listener: Listener) -> Session:
-    """The run's own config (plus overrides) and its checkpoint, checked against the rebuilt network."""
+def start_resumed(run_dir: str | Path, overrides: list[str]) -> tuple[Session, Config]:
+    """The run's own config (plus overrides that may change mid-run) and its checkpoint, checked
+    against the rebuilt network; also the config as saved. Nothing is written."""
     folder = RunFolder(run_dir).require("--resume: run folder")
+    check_resumable(overrides)
     state, meta = folder.read_checkpoint()
+    saved = folder.read_config()
     config = folder.read_config(overrides)
+    check_same_best(saved, config)
     experiment = setup(config)
     check_state(experiment, state, meta, folder.checkpoint)
-    if meta.config_hash != config.digest():
-        if changes_result(folder.read_config(), config, state.epoch):
-            listener.note(
-                "note: the config differs from the checkpoint's, so the result will differ from an "
-                "uninterrupted run"
-            )
-        folder.write_config(config)
-    return Session(experiment, folder, state)
+    return Session(experiment, folder, state), saved
 
 
 def changes_result(before: Config, after: Config, done: int) -> bool:
@@ -126,18 +123,54 @@ def train(
 def resume(
     run_dir: str | Path, overrides: list[str] = (), *, listener: Listener | None = None
 ) -> Run:
-    """Continue the run in `run_dir` from its checkpoint (with --set style overrides)."""
+    """Continue the run in `run_dir` from its checkpoint (with --set style overrides).
+
+    A finished run trains on only when asked to: a higher training.epochs, or (for a run that
+    stopped early) a change to training.early_stopping; an early-stopped run then continues from
+    the state at its stop, with early stopping's patience starting afresh (its best epoch and best
+    weights are kept). Otherwise nothing is changed and the run is returned as it is.
+    """
     listener = listener or Listener()
-    session = start_resumed(run_dir, list(overrides), listener)
-    epochs = session.experiment.config.training.epochs
-    done = session.state.epoch
-    if (session.state.stopped_early or done >= epochs) and session.folder.finished:
-        listener.note(
-            f"{session.folder.path} already finished after epoch {done}: nothing to resume"
-        )
-        return Run.load(session.folder.path)
-    listener.note(f"resuming {session.folder.path} after epoch {done}/{epochs}")
+    session, saved = start_resumed(run_dir, list(overrides))
+    state, folder = session.state, session.folder
+    config = session.experiment.config
+    epochs, done = config.training.epochs, state.epoch
+    if folder.finished:
+        nothing = _nothing_to_resume(state, saved, config)
+        if nothing:
+            listener.note(f"{folder.path}: {nothing}")
+            return Run.load(folder.path)
+        if state.stopped_early:
+            session.state = state.reopened()
+    listener.note(f"resuming {folder.path} after epoch {done}/{epochs}")
+    if config.digest() != saved.digest():
+        if changes_result(saved, config, done):
+            listener.note(
+                "note: the config differs from the checkpoint's, so the result will differ from an "
+                "uninterrupted run"
+            )
+        folder.write_config(config)
     return _run(session, listener, fresh=False)
+
+
+def _nothing_to_resume(state, saved: Config, config: Config) -> str | None:
+    """Why a finished run would not train on with this config; None when it will."""
+    epochs, done = config.training.epochs, state.epoch
+    if done >= epochs:
+        return (
+            f"already finished after epoch {done} of {epochs}: nothing to resume "
+            f"(--set training.epochs=N, N > {done}, trains it longer)"
+        )
+    changed = (config.training.epochs, config.training.early_stopping) != (
+        saved.training.epochs,
+        saved.training.early_stopping,
+    )
+    if state.stopped_early and not changed:
+        return (
+            f"stopped early after epoch {done}: nothing to resume (to train on, raise "
+            "training.epochs or change training.early_stopping; its patience then starts afresh)"
+        )
+    return None
 
 
 def _run(session: Session, listener: Listener, fresh: bool) -> Run:
@@ -189,7 +222,28 @@ def _fit(session: Session, listener: Listener) -> History:
             raise
     if observer is not None:
         folder.write_diagnostics(observer.rows)
+    if history.stopped_early:
+        listener.note(early_stop_note(experiment.config, history))
     return history
+
+
+def early_stop_note(config: Config, history: History) -> str:
+    """'stopped early at epoch 79: val_loss did not improve for 20 epochs; restored weights from
+    epoch 59 (val_loss 0.08395)' (4 significant digits, as the display shows numbers)."""
+    stopping = config.training.early_stopping
+    by = f" by more than {stopping.min_delta:g}" if stopping.min_delta else ""
+    last = len(history.epochs)
+    note = f"stopped early at epoch {last}: {stopping.monitor} did not improve{by} for "
+    note += f"{stopping.patience} epochs; "
+    best = f"{history.best_metric} {history.best_value:.4g}" if history.best_epoch else ""
+    if history.restored_best:
+        return note + f"restored weights from epoch {history.best_epoch} ({best})"
+    if history.best_epoch is None:
+        return note + f"kept the weights of epoch {last} (no epoch had a finite {stopping.monitor})"
+    return note + (
+        f"kept the weights of epoch {last} (restore_best is off; the best was epoch "
+        f"{history.best_epoch}, {best})"
+    )
 
 
 def diagnostics_for(experiment: Experiment, listener: Listener, folder: RunFolder, state):
@@ -214,6 +268,9 @@ def summary_document(
         "task": experiment.task,
         "epochs_run": len(history.epochs),
         "best_epoch": history.best_epoch,
+        "best_metric": history.best_metric,
+        "best_value": history.best_value,
+        "weights_epoch": history.best_epoch if history.restored_best else len(history.epochs),
         "stopped_early": history.stopped_early,
         "wall_time_s": round(wall, 3),
         "parameters": network.parameter_count(),

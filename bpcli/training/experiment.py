@@ -32,6 +32,12 @@ class Experiment:
     def task(self) -> str:
         return self.loss.task
 
+    @property
+    def target_std(self) -> list[float] | None:
+        """σ of the standardized regression targets (None if not standardized): metrics use it to
+        report in the target's own units."""
+        return self.data.preprocess.target_std
+
 
 def seeded_generators(seed: int) -> tuple[np.random.Generator, ...]:
     """Data, split, init and shuffle generators: one seed fixes them all, each independent."""
@@ -42,7 +48,9 @@ def prepare_data(config: Config) -> Prepared:
     """The config's data, split and preprocessed exactly as training sees it (no network built)."""
     rng_data, rng_split, _, _ = seeded_generators(config.seed)
     task = LOSSES[config.loss].task
-    return prepare(config.data, task, np.dtype(config.training.dtype), rng_data, rng_split)
+    dtype = np.dtype(config.training.dtype)
+    loss_given = "loss" in config.model_fields_set
+    return prepare(config.data, task, dtype, rng_data, rng_split, loss_given)
 
 
 def build_network(config: Config, inputs: int, outputs: int, rng: np.random.Generator) -> MLP:

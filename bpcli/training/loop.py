@@ -24,11 +24,50 @@ from bpcli.training.state import capture, restore
 
 @dataclass
 class History:
-    """Per-epoch records (dicts of metrics) and how training ended."""
+    """Per-epoch records (dicts of metrics) and how training ended: the best epoch (by BestRule), its
+    monitored value, and whether the final weights were restored from it (early stopping)."""
 
     epochs: list[dict] = field(default_factory=list)
     best_epoch: int | None = None
+    best_metric: str | None = None
+    best_value: float | None = None
+    restored_best: bool = False
     stopped_early: bool = False
+
+
+@dataclass(frozen=True)
+class BestRule:
+    """Which epoch is the best: the one whose `monitor` is lowest (loss, mae) or highest (accuracy,
+    r2), where only a change by more than `min_delta` counts as an improvement (the first epoch of a
+    tie wins). The one definition of "best epoch": early stopping restores its weights, the summary
+    records it, inspect and the final display read it from there."""
+
+    monitor: str
+    min_delta: float = 0.0
+
+    @classmethod
+    def of(cls, config: Config, with_validation: bool) -> BestRule:
+        """Early stopping's monitor and min_delta; without early stopping, val_loss (or loss)."""
+        stopping = config.training.early_stopping
+        if stopping is not None:
+            return cls(stopping.monitor, stopping.min_delta)
+        return cls("val_loss" if with_validation else "loss")
+
+    @property
+    def sign(self) -> float:
+        return 1.0 if self.monitor.removeprefix("val_") in LOWER_IS_BETTER else -1.0
+
+    def improves(self, record: dict, best: float) -> bool:
+        """Whether `record` beats the signed score `best` (+inf before the first epoch)."""
+        return self.sign * record[self.monitor] < best - self.min_delta
+
+    def best(self, records: list[dict]) -> tuple[int | None, float | None]:
+        """The best epoch among `records` and its monitored value; (None, None) if none is finite."""
+        best, chosen = float("inf"), None
+        for record in records:
+            if self.improves(record, best):
+                best, chosen = self.sign * record[self.monitor], record
+        return (None, None) if chosen is None else (chosen["epoch"], chosen[self.monitor])
 
 
 def learning_rate(config: Config, epoch: int) -> float:
@@ -84,7 +123,7 @@ def train_epoch(
     """
     network, loss, optimizer = experiment.network, experiment.loss, experiment.optimizer
     params = network.parameters()
-    accumulator = MetricAccumulator(experiment.task)
+    accumulator = MetricAccumulator(experiment.task, loss, experiment.target_std)
     total = len(batches)
     for done, (X_batch, Y_batch) in enumerate(batches, start=1):
         Yhat = network.forward(X_batch)
@@ -111,7 +150,7 @@ class EarlyStopper:
                 f"available: {', '.join(available)}",
             )
         self.settings = settings
-        self.sign = 1.0 if settings.monitor.removeprefix("val_") in LOWER_IS_BETTER else -1.0
+        self.rule = BestRule(settings.monitor, settings.min_delta)
         self.best = float("inf")
         self.best_epoch: int | None = None
         self.best_state: dict | None = None
@@ -119,9 +158,9 @@ class EarlyStopper:
 
     def update(self, epoch: int, record: dict, network: MLP) -> bool:
         """Record an epoch; True when training should stop."""
-        score = self.sign * record[self.settings.monitor]
-        if score < self.best - self.settings.min_delta:
-            self.best, self.best_epoch, self.waited = score, epoch, 0
+        if self.rule.improves(record, self.best):
+            self.best = self.rule.sign * record[self.settings.monitor]
+            self.best_epoch, self.waited = epoch, 0
             if self.settings.restore_best:
                 self.best_state = {k: v.copy() for k, v in network.state().items()}
             return False
@@ -206,7 +245,7 @@ def fit(
             stop.state = good
             raise
         if len(validation):
-            scores = evaluate(network, validation.X, validation.Y, experiment.loss, experiment.task)
+            scores = split_metrics(experiment, validation)
             record.update({f"val_{k}": v for k, v in scores.items()})
         record["seconds"] = time.perf_counter() - started
         history.epochs.append(record)
@@ -222,17 +261,31 @@ def fit(
             on_checkpoint(good)
         if history.stopped_early:
             break
-    if stopper:
-        history.best_epoch = stopper.best_epoch
-        if stopper.best_state is not None:
-            network.load_state(stopper.best_state)
+    rule = BestRule.of(config, len(validation) > 0)
+    history.best_metric = rule.monitor
+    history.best_epoch, history.best_value = rule.best(history.epochs)
+    if stopper and stopper.best_state is not None:
+        network.load_state(stopper.best_state)
+        history.restored_best = True
     return history
+
+
+def split_metrics(experiment: Experiment, split: Split) -> dict[str, float]:
+    """Loss and metrics of the network on one split (regression: in the target's own units)."""
+    return evaluate(
+        experiment.network,
+        split.X,
+        split.Y,
+        experiment.loss,
+        experiment.task,
+        target_std=experiment.target_std,
+    )
 
 
 def final_metrics(experiment: Experiment) -> dict[str, dict]:
     """Loss and metrics of the final network on every non-empty split."""
     return {
-        name: evaluate(experiment.network, split.X, split.Y, experiment.loss, experiment.task)
+        name: split_metrics(experiment, split)
         for name, split in experiment.data.splits.items()
         if len(split)
     }

@@ -7,7 +7,7 @@ schedule's position. `capture` snapshots it, `restore` puts it back; runs/checkp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,6 +25,12 @@ class TrainingState:
     stopper: dict | None = None
     best_weights: dict[str, np.ndarray] | None = None
     stopped_early: bool = False
+
+    def reopened(self) -> TrainingState:
+        """This state of an early-stopped run, set to train on: not stopped, and early stopping's
+        patience counting afresh from here (its best epoch, value and weights are kept)."""
+        stopper = None if self.stopper is None else {**self.stopper, "waited": 0}
+        return replace(self, stopped_early=False, stopper=stopper)
 
 
 def capture(experiment, stopper, history, epoch: int) -> TrainingState:
