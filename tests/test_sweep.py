@@ -548,3 +548,16 @@ def test_plot_of_a_sweep_without_swept_parameters_says_so(tmp_path):
     result = runner.invoke(app, ["plot", str(tmp_path / "s")])
     assert result.exit_code == 2 and "varies no parameter" in flat(result.output)
     assert not (tmp_path / "s" / "sweep.png").exists()
+
+
+@pytest.mark.parametrize("width", [30, 40, 60, 80, 120])
+def test_the_live_sweep_line_fits_the_terminal(width):
+    from bpcli.commands.render import SweepLine
+
+    line = SweepLine(16, now=0.0)
+    line.done, line.now, line.best = 5, 10.0, "best val_accuracy 0.9667"
+    text = line.render(width)
+    assert text.cell_len <= width
+    assert "5/16  ETA 0:22" in text.plain  # 10 s for 5 trials: 22 s for the other 11
+    assert ("best val_accuracy 0.9667" in text.plain) == (width >= 60)
+    assert ("━" in text.plain) == (width >= 40)  # the bar takes what is left, at least 8 cells

@@ -549,9 +549,12 @@ class SweepLine:
         self.best = ""
 
     def render(self, width: int) -> Text:
+        """The line at `width` cells: counter and ETA always; the best so far if it fits; the bar
+        in what is left."""
         eta = (self.now - self.started) * (self.todo - self.done) / self.done if self.done else None
-        pieces = [f"{self.done}/{self.todo}", f"ETA {duration(eta)}", self.best]
-        text = "  ".join(piece for piece in pieces if piece)
+        text = f"{self.done}/{self.todo}  ETA {duration(eta)}"
+        if self.best and cell_len(f"trials {text}  {self.best}") <= width:
+            text = f"{text}  {self.best}"
         bar = min(CHART_WIDTH, width - cell_len(text) - len("trials ") - 2)
         line = Text("trials ", style="bold")
         if bar >= ProgressLine.MIN_BAR:
