@@ -247,7 +247,7 @@ def sweep(
     `backend` 'local': `workers` processes (default: the cores) with `threads` BLAS threads each
     (default: cores // workers); 'ray': one task of `threads` CPUs (default 1) per trial on the Ray
     cluster at `address` ('auto', HOST:PORT; default: a local Ray instance), at most `workers` at a
-    time when given. `out`: the sweep folder (default <output.dir>/<spec name>-<time>).
+    time when given. `out`: the sweep folder (default <output.dir>/sweep-<spec name>-<time>).
     """
     options = {"backend": backend, "workers": workers, "threads": threads, "address": address}
     return driver.run(spec, out=out, force=force, listener=listener, **options)

@@ -149,6 +149,14 @@ def test_stdout_is_the_sweep_folder_and_stderr_shows_trials_and_the_best(tmp_pat
     assert quiet.exit_code == 0 and quiet.stderr == ""
 
 
+def test_the_default_folder_is_named_after_the_spec_in_output_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = write_spec(tmp_path, {}, {**BASE, "output": {"dir": "out"}})
+    result = api.sweep(spec, workers=1)
+    assert result.path.parent == Path("out") and result.path.name.startswith("sweep-spec-")
+    assert (result.path / "trials" / "000" / "weights.npz").is_file()
+
+
 def test_address_is_for_the_ray_backend(tmp_path):
     spec = write_spec(tmp_path, {})
     result = sweep_cli(spec, "--address", "auto", "--out", tmp_path / "s")

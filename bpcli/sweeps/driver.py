@@ -87,12 +87,12 @@ def run(
     address: str | None = None,
     listener: SweepListener | None = None,
 ) -> SweepResult:
-    """Run every trial of the spec into a new sweep folder (default <output.dir>/<spec>-<time>)."""
+    """Run every trial of the spec into a new sweep folder (default <output.dir>/sweep-<spec>-<time>)."""
     sweep = plan(read_spec(spec_path))
     first = sweep.configs[sweep.trials[0].id]
     prepare_data(first)  # a data problem stops the sweep before anything is written
     with make_backend(backend, workers, threads, address) as engine:  # so does a wrong --address
-        path = new_run_dir(first.output.dir, sweep.spec.path.stem, out, force)
+        path = new_run_dir(first.output.dir, f"sweep-{sweep.spec.path.stem}", out, force)
         folder = SweepFolder(path).begin(to_yaml(sweep.spec))
         outcomes = {t.id: Outcome(t.id, "pending") for t in sweep.trials}
         jobs = [
