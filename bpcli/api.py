@@ -34,13 +34,14 @@ from bpcli.runs.resolve import config_or_run
 from bpcli.runs.run import Run
 from bpcli.runs.session import Listener
 from bpcli.sweeps import driver
-from bpcli.sweeps.driver import SweepListener, SweepResult
+from bpcli.sweeps.driver import SweepInterrupted, SweepListener, SweepResult
 from bpcli.training.experiment import Experiment, setup
 
 __all__ = [
     "GradcheckResult",
     "Listener",
     "Run",
+    "SweepInterrupted",
     "SweepListener",
     "SweepResult",
     "explain",

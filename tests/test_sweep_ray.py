@@ -145,3 +145,39 @@ def test_a_wrong_address_is_a_clear_error(tmp_path, ray_home):
     assert result.exit_code == 2, result.output
     assert f"--address 127.0.0.1:{port}: cannot join the Ray cluster" in flat(result.output)
     assert not (tmp_path / "s").exists()
+
+
+class StopAfterFirstTrial(api.SweepListener):
+    """Sends this process SIGINT once a first trial came back: a Ctrl-C mid-sweep."""
+
+    def on_trial(self, trial, outcome, row) -> None:
+        if outcome.status == "done":
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_cancels_ray_tasks_and_resume_on_ray_finishes_bitwise(tmp_path, ray_home):
+    spec = write_spec(
+        tmp_path,
+        {
+            "grid": {"training.epochs": [150, 2]},  # 000, 001 long; 002, 003 short
+            "seeds": [0, 1],
+            "set": {"training.checkpoint_every": 1, "data.n_samples": 400},
+        },
+    )
+    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False)
+    try:
+        with pytest.raises(api.SweepInterrupted) as stopped:
+            api.sweep(spec, out=tmp_path / "s", backend="ray", listener=StopAfterFirstTrial())
+        assert stopped.value.exit_code == 130
+        rows = read_trials(tmp_path / "s")
+        assert "done" in [row["status"] for row in rows[2:]]
+        for row in rows[:2]:  # the long ones: stopped mid-training (checkpoint sent back) or before
+            assert row["status"] in ("interrupted", "pending")
+            checkpoint = tmp_path / "s" / row["run"] / "checkpoint.npz"
+            assert checkpoint.is_file() == (row["status"] == "interrupted")
+        resumed = api.resume_sweep(tmp_path / "s", backend="ray")
+    finally:
+        ray.shutdown()
+    assert [row["status"] for row in read_trials(tmp_path / "s")] == ["done"] * 4
+    api.sweep(spec, out=tmp_path / "local", workers=2, threads=1)
+    assert same_weights(tmp_path / "local", tmp_path / "s", [t.id for t in resumed.plan.trials])
