@@ -581,13 +581,14 @@ class SweepDisplay(SweepListener):
     def begin(self, plan, path: Path, todo: int) -> None:
         spec = plan.spec
         self.metric, self.mode, self.todo = spec.metric, spec.mode, todo
-        rows = [trial_row(t, Outcome(t.id, "pending"), "") for t in plan.trials]
+        rows = [self.cells(t, trial_row(t, Outcome(t.id, "pending"), "")) for t in plan.trials]
         keys = ["id", *spec.swept, "seed", *(["fold"] if spec.cv else [])]
-        self.columns = [(k, max(len(k), *(len(str(r.get(k, ""))) for r in rows))) for k in keys]
+        self.columns = [(k, max([len(k), *(len(r[k]) for r in rows if k in r)])) for k in keys]
+        self.columns[0] = ("id", len(plan.trial_id(plan.size - 1)))
         self.columns += [("status", 11), (self.metric, max(len(self.metric), 9)), ("seconds", 7)]
         self.line = SweepLine(todo, self.clock())
         if not self.quiet and todo:
-            self.note(f"sweep {path}: {todo} of {len(plan.trials)} trials to run")
+            self.note(f"sweep {path}: {todo} of {plan.size} trials to run")
             header = "  ".join(f"{name:<{width}}" for name, width in self.columns)
             self.console.print(header.rstrip(), style="bold", markup=False, soft_wrap=True)
 
@@ -601,7 +602,11 @@ class SweepDisplay(SweepListener):
         if self.quiet:
             return
         value = outcome.metrics.get(self.metric)
-        cells = {**row, self.metric: cell(value), "seconds": cell(row["seconds"], 3)}
+        cells = {
+            **self.cells(trial, row),
+            self.metric: cell(value),
+            "seconds": cell(row["seconds"], 3),
+        }
         line = "  ".join(f"{str(cells.get(name, '')):<{width}}" for name, width in self.columns)
         style = {"done": "", "diverged": "yellow", "failed": "red"}.get(outcome.status, "dim")
         text = Text(line.rstrip(), style=style)
@@ -616,6 +621,13 @@ class SweepDisplay(SweepListener):
             self.line.now = self.clock()
             self.live.refresh()
 
+    @staticmethod
+    def cells(trial, row: dict) -> dict:
+        """A trial's row as shown: sampled floats in 4 significant digits (trials.csv has them in
+        full), other values as written."""
+        shown = {key: param_cell(value) for key, value in trial.params.items()}
+        return {key: str(value) for key, value in {**row, **shown}.items()}
+
     def note(self, message: str) -> None:
         if not self.quiet:
             self.console.print(message, markup=False, soft_wrap=not self.console.is_terminal)
@@ -623,6 +635,11 @@ class SweepDisplay(SweepListener):
     def __exit__(self, *exc_info) -> None:
         if self.live is not None:
             self.live.stop()
+
+
+def param_cell(value) -> str:
+    """A swept value in a table: floats in 4 significant digits, others as --set writes them."""
+    return number(value) if isinstance(value, float) else value_text(value)
 
 
 def params_text(params: dict) -> str:
@@ -645,7 +662,7 @@ def sweep_table(summary: dict, limit: int = 10) -> Table:
         statuses = ", ".join(f"{n} {status}" for status, n in point["statuses"].items())
         table.add_row(
             str(rank),
-            *(value_text(point["params"][key]) for key in summary["params"]),
+            *(param_cell(point["params"][key]) for key in summary["params"]),
             score,
             statuses,
         )

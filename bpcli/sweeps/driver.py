@@ -21,6 +21,7 @@ from bpcli.runs.folder import RunFolder, SweepFolder, new_run_dir
 from bpcli.sweeps.backends import BACKENDS
 from bpcli.sweeps.plan import Plan, Trial, plan
 from bpcli.sweeps.results import summarize, trial_columns, trial_row
+from bpcli.sweeps.search import make_search
 from bpcli.sweeps.spec import read_spec, to_yaml
 from bpcli.sweeps.trial import Job, Outcome
 from bpcli.training.experiment import prepare_data
@@ -87,18 +88,18 @@ def run(
     address: str | None = None,
     listener: SweepListener | None = None,
 ) -> SweepResult:
-    """Run every trial of the spec into a new sweep folder (default <output.dir>/sweep-<spec>-<time>)."""
+    """Run every trial of the spec into a new sweep folder (default
+    <output.dir>/sweep-<spec>-<time>)."""
     sweep = plan(read_spec(spec_path))
-    first = sweep.configs[sweep.trials[0].id]
-    prepare_data(first)  # a data problem stops the sweep before anything is written
+    search = make_search(sweep.spec)
+    prepare_data(sweep.base)  # a data problem stops the sweep before anything is written
     with make_backend(backend, workers, threads, address) as engine:  # so does a wrong --address
-        path = new_run_dir(first.output.dir, f"sweep-{sweep.spec.path.stem}", out, force)
+        path = new_run_dir(sweep.base.output.dir, f"sweep-{sweep.spec.path.stem}", out, force)
         folder = SweepFolder(path).begin(to_yaml(sweep.spec))
         outcomes = {t.id: Outcome(t.id, "pending") for t in sweep.trials}
-        jobs = [
-            Job(t.id, document(sweep, t.id), str(folder.trial(t.id).path)) for t in sweep.trials
-        ]
-        return execute(sweep, folder, outcomes, jobs, engine, listener or SweepListener())
+        jobs = [job(sweep, folder, t.id) for t in sweep.trials]
+        listener = listener or SweepListener()
+        return execute(sweep, folder, outcomes, jobs, engine, listener, search)
 
 
 def resume(
@@ -113,12 +114,17 @@ def resume(
     """Run what a sweep folder is missing: pending trials, and interrupted ones from checkpoints."""
     folder = SweepFolder(sweep_dir).require("--resume: sweep folder")
     sweep = plan(read_spec(folder.spec))
+    search = make_search(sweep.spec)
+    if search is not None:
+        search.restore(sweep, folder.read_trials())
     outcomes, jobs = restore(sweep, folder)
+    if search is not None:
+        search.tell_finished(sweep, outcomes)
     listener = listener or SweepListener()
     kept = len(sweep.trials) - len(jobs)
     with make_backend(backend, workers, threads, address) as engine:
         listener.note(f"resuming {folder.path}: {kept} trials kept, {len(jobs)} to run")
-        return execute(sweep, folder, outcomes, jobs, engine, listener)
+        return execute(sweep, folder, outcomes, jobs, engine, listener, search)
 
 
 def restore(sweep: Plan, folder: SweepFolder) -> tuple[dict[str, Outcome], list[Job]]:
@@ -142,13 +148,15 @@ def restore(sweep: Plan, folder: SweepFolder) -> tuple[dict[str, Outcome], list[
         else:
             resumable = run.checkpoint.is_file()
             outcomes[trial.id] = Outcome(trial.id, "interrupted" if resumable else "pending")
-            jobs.append(Job(trial.id, document(sweep, trial.id), str(run.path), resume=resumable))
+            jobs.append(job(sweep, folder, trial.id, resume=resumable))
     return outcomes, jobs
 
 
-def document(sweep: Plan, trial_id: str) -> dict:
-    """A trial's resolved config as plain data, for a worker process or another machine."""
-    return sweep.configs[trial_id].model_dump(mode="json")
+def job(sweep: Plan, folder: SweepFolder, trial_id: str, resume: bool = False) -> Job:
+    """A trial for a worker: its resolved config as plain data (for a worker process or another
+    machine) and its run folder."""
+    config = sweep.configs[trial_id].model_dump(mode="json")
+    return Job(trial_id, config, str(folder.trial(trial_id).path), resume)
 
 
 def check_same_config(run: RunFolder, digest: str, trial: Trial) -> None:
@@ -170,9 +178,10 @@ def execute(
     jobs: list[Job],
     engine,
     listener: SweepListener,
+    search=None,
 ) -> SweepResult:
-    """Hand `jobs` to the started backend, at most `capacity` at a time; record outcomes as they
-    come."""
+    """Hand `jobs` to the started backend, at most `capacity` at a time, asking the `search` for
+    new points while the plan is incomplete; record outcomes as they come."""
     trials = {t.id: t for t in sweep.trials}
     runs = {t.id: folder.trial_path(t.id) for t in sweep.trials}
 
@@ -181,20 +190,32 @@ def execute(
         write_trials(sweep, folder, outcomes, runs)
         trial = trials[outcome.trial_id]
         listener.on_trial(trial, outcome, trial_row(trial, outcome, runs[trial.id]))
+        if search is not None:
+            search.tell_finished(sweep, outcomes)
+
+    def propose() -> None:
+        for trial in sweep.add_point(search.ask(len(sweep.trials) // len(sweep.per_point))):
+            trials[trial.id], runs[trial.id] = trial, folder.trial_path(trial.id)
+            outcomes[trial.id] = Outcome(trial.id, "pending")
+            queue.append(job(sweep, folder, trial.id))
+        write_trials(sweep, folder, outcomes, runs)
 
     write_trials(sweep, folder, outcomes, runs)
     folder.write_summary(summarize(sweep, outcomes, runs))
     queue = deque(jobs)
+    todo = len(jobs) + sweep.size - len(sweep.trials)
     with StopSignals() as stop:
-        listener.begin(sweep, folder.path, len(jobs))
+        listener.begin(sweep, folder.path, todo)
         with listener:
             pending: dict = {}
             stopping = False
-            while queue or pending:
+            while queue or pending or not (sweep.complete or stopping):
+                if not (queue or sweep.complete or stopping) and len(pending) < engine.capacity:
+                    propose()
                 while queue and len(pending) < engine.capacity and not stop.requested():
-                    job = queue.popleft()
-                    pending[engine.submit(job)] = job
-                for handle, outcome in engine.wait(pending, POLL_S):
+                    next_job = queue.popleft()
+                    pending[engine.submit(next_job)] = next_job
+                for handle, outcome in engine.wait(pending, POLL_S) if pending else ():
                     del pending[handle]
                     record(outcome)
                 if stop.requested() and not stopping:

@@ -1,8 +1,9 @@
-"""The trials of a sweep, decided by the spec alone: its points (every grid combination, or `trials`
-random draws from a generator seeded by `random.seed`), each repeated per seed and per fold.
+"""The trials of a sweep: its points (every grid combination, or `trials` random draws from a
+generator seeded by `random.seed`), each repeated per seed and per fold.
 
 Whatever the backend and the number of workers, the same spec gives the same trials, in the same
-order, with the same ids; each trial's config is validated here, before anything runs.
+order, with the same ids; each trial's config is validated here, before anything runs. With
+`search: optuna` the points come one by one from the search (plan.add_point), with the same ids.
 """
 
 from __future__ import annotations
@@ -43,22 +44,61 @@ class Trial:
 
 @dataclass
 class Plan:
-    """A sweep's trials with their validated configs (by trial id)."""
+    """A sweep's trials with their validated configs (by trial id); `points` of them in all."""
 
     spec: SweepSpec
-    trials: list[Trial]
-    configs: dict[str, Config]
+    base: Config
+    points: int
+    trials: list[Trial] = field(default_factory=list)
+    configs: dict[str, Config] = field(default_factory=dict)
+
+    @property
+    def per_point(self) -> list[tuple[int, int | None]]:
+        """The (seed, fold) pairs each point is trained with."""
+        seeds = self.spec.seeds or [self.base.seed]
+        folds: list[int | None] = list(range(self.spec.cv)) if self.spec.cv else [None]
+        return list(itertools.product(seeds, folds))
+
+    @property
+    def size(self) -> int:
+        """The number of trials, once every point is known."""
+        return self.points * len(self.per_point)
+
+    @property
+    def complete(self) -> bool:
+        """Every point is known (a search may still have points to propose)."""
+        return len(self.trials) == self.size
+
+    def trial_id(self, index: int) -> str:
+        """'007': the index zero-padded to the width of the largest (at least 3 digits)."""
+        return f"{index:0{max(3, len(str(self.size - 1)))}d}"
+
+    def add_point(self, params: dict) -> list[Trial]:
+        """The next point's trials, their configs validated (errors point into the spec)."""
+        point, first = len(self.trials) // len(self.per_point), len(self.trials)
+        trials = [
+            Trial(self.trial_id(first + index), point, params, seed, fold)
+            for index, (seed, fold) in enumerate(self.per_point)
+        ]
+        origins = self.spec.origins()
+        for trial in trials:
+            self.configs[trial.id] = load_config(
+                self.spec.base_path, trial.overrides(self.spec), origins
+            )
+        self.trials += trials
+        return trials
 
 
 def points(spec: SweepSpec) -> list[dict]:
-    """The parameter points: grid combinations in spec order, random draws, or the base alone."""
+    """The parameter points decided by the spec: grid combinations in spec order, random draws, or
+    the base alone; none for a search that proposes them as it goes (optuna)."""
     if spec.grid is not None:
         keys = list(spec.grid)
-        return [
-            dict(zip(keys, values, strict=True))
-            for values in itertools.product(*spec.grid.values())
-        ]
+        combos = itertools.product(*spec.grid.values())
+        return [dict(zip(keys, values, strict=True)) for values in combos]
     if spec.random is not None:
+        if spec.search == "optuna":
+            return []
         rng = np.random.default_rng(spec.random.seed)
         return [
             {key: dist.sample(rng) for key, dist in spec.random.params.items()}
@@ -68,24 +108,18 @@ def points(spec: SweepSpec) -> list[dict]:
 
 
 def plan(spec: SweepSpec) -> Plan:
-    """Every trial of the spec with its config; ConfigError (pointing into the spec) before any runs."""
+    """Every trial the spec decides, with its config; ConfigError (pointing into the spec) before
+    anything runs."""
     base = spec.base_config()
     check_metric(spec, base)
     chosen = points(spec)
-    seeds = spec.seeds or [base.seed]
-    folds: list[int | None] = list(range(spec.cv)) if spec.cv else [None]
-    count = len(chosen) * len(seeds) * len(folds)
-    if count > MAX_TRIALS:
+    count = spec.random.trials if spec.search == "optuna" else len(chosen)
+    sweep = Plan(spec, base, count)
+    if sweep.size > MAX_TRIALS:
         raise ConfigError(
-            f"{spec.path}: {count} trials (points x seeds x folds) is more than {MAX_TRIALS}",
+            f"{spec.path}: {sweep.size} trials (points x seeds x folds) is more than {MAX_TRIALS}",
             "sweep fewer values, or sample points with random:",
         )
-    width = max(3, len(str(count - 1)))
-    combos = itertools.product(enumerate(chosen), seeds, folds)
-    trials = [
-        Trial(f"{index:0{width}d}", point, params, seed, fold)
-        for index, ((point, params), seed, fold) in enumerate(combos)
-    ]
-    origins = spec.origins()
-    configs = {t.id: load_config(spec.base_path, t.overrides(spec), origins) for t in trials}
-    return Plan(spec, trials, configs)
+    for params in chosen:
+        sweep.add_point(params)
+    return sweep

@@ -87,6 +87,11 @@ class SweepSpec(Section):
         None, description="key path -> values; every combination is a point"
     )
     random: RandomSearch | None = Field(None, description="sampled points")
+    search: Literal["random", "optuna"] = Field(
+        "random",
+        description="how the random block's points are chosen: independent draws, or proposed by "
+        "Optuna's TPE from the results so far (needs bpcli[optuna])",
+    )
     seeds: list[int] | None = Field(
         None, min_length=1, description="repeat each point with these seeds"
     )
@@ -120,6 +125,8 @@ class SweepSpec(Section):
     def _one_search(self):
         if self.grid is not None and self.random is not None:
             raise ValueError("give grid or random, not both")
+        if self.search == "optuna" and self.random is None:
+            raise ValueError("search: optuna proposes the points of a random: block; give one")
         if self.mode is None:
             self.mode = "min" if split_metric(self.metric)[1] in LOWER_IS_BETTER else "max"
         return self
