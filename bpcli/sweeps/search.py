@@ -45,14 +45,17 @@ class OptunaSearch:
             return distributions.IntDistribution(*dist.randint)
         return distributions.CategoricalDistribution(list(range(len(dist.choice))))
 
-    def _values(self, chosen: dict) -> dict:
+    def _values(self, proposal: dict) -> dict:
         """Optuna's parameters as the spec's values (a choice is proposed by its index)."""
         return {
-            key: self.params[key].choice[chosen[key]] if self.params[key].choice else chosen[key]
+            key: self.params[key].choice[proposal[key]]
+            if self.params[key].choice
+            else proposal[key]
             for key in self.params
         }
 
-    def _chosen(self, values: dict) -> dict:
+    def _proposal(self, values: dict) -> dict:
+        """The spec's values as Optuna's parameters (a choice by its index)."""
         return {
             key: self.params[key].choice.index(values[key])
             if self.params[key].choice
@@ -88,7 +91,7 @@ class OptunaSearch:
             trials = sweep.add_point(values)
             if [t.id for t in trials] != [row["id"] for row in rows[start : start + per_point]]:
                 raise RunError(f"{sweep.spec.path}: its trials.csv does not match the spec")
-            self.study.enqueue_trial(self._chosen(values))
+            self.study.enqueue_trial(self._proposal(values))
             self.open[trials[0].point] = self.study.ask(self.space)
 
 
