@@ -6,7 +6,8 @@
     run.evaluate("test").metrics        # {'loss': …, 'accuracy': …, …}
     run = bpcli.load("runs/iris")       # a saved run (bpcli.Run.load)
     bpcli.gradcheck("configs/iris.yaml").passed
-    sweep = bpcli.sweep("sweep.yaml", workers=2)  # sweep.summary["best"]; bpcli.list_runs("runs")
+    sweep = bpcli.sweep("configs/sweeps/iris.yaml", workers=2)  # sweep.summary["best"]
+    bpcli.list_runs("runs", sort="val_accuracy")          # every run under runs/, best first
 
 Errors are `bpcli.errors.BpcliError`s with a message and a hint, as the CLI shows them.
 """

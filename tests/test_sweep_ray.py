@@ -28,13 +28,16 @@ SPEC = {"grid": {"optimizer.lr": [0.01, 0.03]}, "seeds": [0, 1]}
 
 @pytest.fixture
 def ray_home(monkeypatch):
-    """HOME and RAY_TMPDIR in a short temporary folder (Ray's socket paths must stay short)."""
+    """HOME and RAY_TMPDIR in a short temporary folder (Ray's socket paths must stay short), no
+    cluster token (the clusters listen on 127.0.0.1 only); the environment as it was afterwards."""
     folder = Path(tempfile.mkdtemp(prefix="bpray-", dir="/tmp"))
     environ = dict(os.environ)  # ray.init sets RAY_AUTH_MODE, PYTHONBREAKPOINT, ... in os.environ
     monkeypatch.setenv("HOME", str(folder))
     monkeypatch.setenv("RAY_TMPDIR", str(folder / "t"))
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.setenv("RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S", "0")  # stop at once when told
+    monkeypatch.setenv("RAY_gcs_server_port_wait_time_s", "120")  # a busy 2-core host is slow
     yield folder
     os.environ.clear()
     os.environ.update(environ)

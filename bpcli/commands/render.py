@@ -623,8 +623,8 @@ class SweepDisplay(SweepListener):
 
     @staticmethod
     def cells(trial, row: dict) -> dict:
-        """A trial's row as shown: sampled floats in 4 significant digits (trials.csv has them in
-        full), other values as written."""
+        """A trial's row as shown: sampled floats in 4 significant digits (the trials table has them
+        in full), other values as written."""
         shown = {key: param_cell(value) for key, value in trial.params.items()}
         return {key: str(value) for key, value in {**row, **shown}.items()}
 

@@ -29,7 +29,7 @@ SPLIT_PREFIXES = {"train": "train_", "validation": "val_", "test": "test_"}
 
 
 def flatten_metrics(by_split: dict[str, dict[str, float]]) -> dict[str, float]:
-    """{'validation': {'loss': …}, …} (summary.json's metrics) -> {'val_loss': …, …}."""
+    """{'validation': {'loss': …}, …} (a run summary's metrics) -> {'val_loss': …, …}."""
     return {
         SPLIT_PREFIXES[split] + name: value
         for split, scores in by_split.items()

@@ -27,7 +27,7 @@ def list_runs(root: str | Path, sort: str | None = None) -> list[dict]:
 
 
 def swept_params(root: Path) -> dict[Path, dict[str, str]]:
-    """Run folder -> {swept key: value} for every sweep trial under `root`, from trials.csv."""
+    """Run folder -> {swept key: value} for every sweep trial under `root`, from the trials tables."""
     found = {}
     for path in find_sweep_folders(root):
         sweep = SweepFolder(path)

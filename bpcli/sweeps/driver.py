@@ -1,5 +1,6 @@
 """Running a sweep: plan it, lay out its folder, hand the trials still to run to a backend as slots
-free up, record each outcome as it comes (trials.csv) and rank the points at the end (summary.json).
+free up, record each outcome as it comes (the trials table) and rank the points at the end (the
+summary).
 
 It reports through a `SweepListener` and never prints. Ctrl-C or SIGTERM: running trials stop at
 their next batch and checkpoint, nothing new starts, and the sweep raises SweepInterrupted (exit 130
@@ -128,7 +129,7 @@ def resume(
 
 
 def restore(sweep: Plan, folder: SweepFolder) -> tuple[dict[str, Outcome], list[Job]]:
-    """Each trial's state from its run folder and trials.csv: kept (done, diverged), resumed from a
+    """Each trial's state from its run folder and the trials table: kept (done, diverged), resumed from a
     checkpoint, or run afresh (pending, failed)."""
     rows = {row.get("id"): row for row in folder.read_trials()}
     outcomes, jobs = {}, []

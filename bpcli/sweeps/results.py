@@ -1,5 +1,5 @@
-"""A sweep's results: one table row per trial (trials.csv) and the ranking of its points by the spec's
-metric, mean ± std over seeds and folds (summary.json).
+"""A sweep's results: one table row per trial (the trials table) and the ranking of its points by the
+spec's metric, mean ± std over seeds and folds (the summary).
 
 A point is ranked only when all its trials are done: a seed that diverged disqualifies it. The std is
 the population standard deviation (ddof=0), as scikit-learn's GridSearchCV reports std_test_score.
@@ -24,7 +24,8 @@ def metric_columns(outcomes: dict[str, Outcome]) -> list[str]:
 
 
 def trial_columns(plan: Plan, outcomes: dict[str, Outcome]) -> list[str]:
-    """trials.csv's columns: id, the swept keys, seed, fold (cv), status, metrics, seconds, run."""
+    """The trials table's columns: id, the swept keys, seed, fold (cv), status, metrics, seconds,
+    run, message."""
     folds = ["fold"] if plan.spec.cv else []
     return [
         "id",
@@ -40,7 +41,7 @@ def trial_columns(plan: Plan, outcomes: dict[str, Outcome]) -> list[str]:
 
 
 def trial_row(trial: Trial, outcome: Outcome, run: str) -> dict:
-    """A trial as a row of trials.csv (parameters written as --set values, numbers in full)."""
+    """A trial as a row of the trials table (parameters written as --set values, numbers in full)."""
     folds = {"fold": trial.fold} if trial.fold is not None else {}
     return {
         "id": trial.id,
@@ -56,7 +57,7 @@ def trial_row(trial: Trial, outcome: Outcome, run: str) -> dict:
 
 
 def summarize(plan: Plan, outcomes: dict[str, Outcome], runs: dict[str, str]) -> dict:
-    """summary.json: the metric, the best point, every point ranked, trial counts by status."""
+    """The sweep's summary: the metric, the best point, every point ranked, counts by status."""
     spec = plan.spec
     counts = Counter(outcomes[t.id].status for t in plan.trials)
     by_point: dict[int, list[Trial]] = {}

@@ -83,14 +83,14 @@ class OptunaSearch:
                 self.study.tell(trial, value)
 
     def restore(self, sweep: Plan, rows: list[dict]) -> None:
-        """The points of an interrupted sweep back into `sweep` (from trials.csv, in order), each
+        """The points of an interrupted sweep back into `sweep` (from its trials table, in order), each
         registered with the study to be told when its trials are back."""
         per_point = len(sweep.per_point)
         for start in range(0, len(rows) - len(rows) % per_point, per_point):
             values = {key: yaml.safe_load(rows[start][key]) for key in self.params}
             trials = sweep.add_point(values)
             if [t.id for t in trials] != [row["id"] for row in rows[start : start + per_point]]:
-                raise RunError(f"{sweep.spec.path}: its trials.csv does not match the spec")
+                raise RunError(f"{sweep.spec.path}: the sweep's trials do not match the spec")
             self.study.enqueue_trial(self._proposal(values))
             self.open[trials[0].point] = self.study.ask(self.space)
 

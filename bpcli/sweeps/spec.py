@@ -103,7 +103,7 @@ class SweepSpec(Section):
         None, description="min or max; default: min for loss/mae/mse/rmse, max otherwise"
     )
 
-    _path: Path = PrivateAttr(default=Path("sweep.yaml"))
+    _path: Path = PrivateAttr(default=Path("spec.yaml"))
     _locations: dict = PrivateAttr(default_factory=dict)
 
     @field_validator("grid")
@@ -171,7 +171,7 @@ class SweepSpec(Section):
         return [override_text(key, value) for key, value in self.fixed.items()]
 
     def resolved(self) -> dict:
-        """The spec as sweep.yaml keeps it: defaults filled in, `base` an absolute path."""
+        """The spec as the sweep folder keeps it: defaults filled in, `base` an absolute path."""
         document = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         return {**document, "base": str(self.base_path)}
 
