@@ -151,10 +151,13 @@ def test_a_wrong_address_is_a_clear_error(tmp_path, ray_home):
 
 
 class StopAfterFirstTrial(api.SweepListener):
-    """Sends this process SIGINT once a first trial came back: a Ctrl-C mid-sweep."""
+    """Sends this process SIGINT once, when a first trial came back done: a Ctrl-C mid-sweep."""
+
+    sent = False
 
     def on_trial(self, trial, outcome, row) -> None:
-        if outcome.status == "done":
+        if outcome.status == "done" and not self.sent:
+            self.sent = True
             os.kill(os.getpid(), signal.SIGINT)
 
 
