@@ -27,7 +27,7 @@ from bpcli.explanation import Explanation, explain_path
 from bpcli.onnx_check import require_onnxruntime
 from bpcli.onnx_export import Exported, export_run, require_onnx
 from bpcli.runs import session
-from bpcli.runs.folder import SweepFolder
+from bpcli.runs.folder import CURVES, SweepFolder
 from bpcli.runs.listing import list_runs
 from bpcli.runs.predict import feature_chunks, target_position, write_predictions
 from bpcli.runs.report import build_report
@@ -217,9 +217,7 @@ def inspect(path: str | Path) -> dict:
     return build_report(path)
 
 
-def plot_curves(
-    run_dirs: list[str | Path], metric: str = "loss", out: str | Path = "curves.png"
-) -> Path:
+def plot_curves(run_dirs: list[str | Path], metric: str = "loss", out: str | Path = CURVES) -> Path:
     """Learning curves (train solid, validation dashed) of one or more runs; needs bpcli[plot]."""
     from bpcli.plots import learning_curves
 

@@ -39,6 +39,8 @@ from bpcli.errors import ConfigError
 
 MAX_CONFIG_BYTES = 1_000_000
 MAX_YAML_NODES = 100_000
+MAX_KEY_DEPTH = 8
+"""A --set key path with more levels than this is refused (the schema is 4 deep)."""
 
 
 def check_name(value: str, allowed, what: str) -> str:
@@ -361,6 +363,12 @@ def _walk(node: yaml.Node, path: tuple, lines: dict, budget: list[int]) -> None:
     if isinstance(node, yaml.MappingNode):
         seen = set()
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ConfigError(
+                    f"line {key_node.start_mark.line + 1}: a key must be a plain name, not a "
+                    f"{'list' if isinstance(key_node, yaml.SequenceNode) else 'mapping'}",
+                    "write keys as name: value",
+                )
             key = key_node.value
             if key in seen:
                 where = ".".join(map(str, (*path, key)))
@@ -427,6 +435,13 @@ def override_keys(assignment: str) -> list[str]:
     keys = key_path.strip().split(".")
     if not sep or not all(keys):
         raise ConfigError(f"--set '{assignment}': expected key.path=value, e.g. optimizer.lr=0.01")
+    if len(keys) > MAX_KEY_DEPTH:
+        raise ConfigError(
+            f"--set {key_path[:60]}…: {len(keys)} levels of keys; config keys are at most "
+            f"{MAX_KEY_DEPTH} deep"
+        )
+    if "\x00" in assignment:
+        raise ConfigError(f"--set {key_path}: contains a NUL byte", "remove it")
     return keys
 
 
@@ -665,6 +680,13 @@ def validate(document: dict, locations: dict | None = None) -> Config:
     `locations` maps key paths to where they were written ('file, line N' or '--set').
     """
     locations = locations or {}
+    nul = _path_with_nul(document)
+    if nul is not None:
+        where = locate(nul, locations)
+        raise ConfigError(
+            f"invalid config:\n  {'.'.join(map(str, nul))}{f' ({where})' if where else ''}: "
+            "contains a NUL byte, which no name or path may hold"
+        )
     config = check_document(Config, document, locations, "config")
     for key, resolve in (
         (("model", "output_activation"), config.resolve_output_activation),
@@ -677,6 +699,26 @@ def validate(document: dict, locations: dict | None = None) -> Config:
             dotted = ".".join(key) + (f" ({where})" if where else "")
             raise ConfigError(f"invalid config:\n  {dotted}: {error}") from None
     return config
+
+
+def _path_with_nul(value, path: tuple = ()) -> tuple | None:
+    """The key path of the first string (key or value) holding a NUL byte, else None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return (*path, key)
+        found = _path_with_nul(item, (*path, key))
+        if found is not None:
+            return found
+    return None
 
 
 def file_locations(path: Path, lines: dict) -> dict:

@@ -36,3 +36,12 @@ class Interrupted(BpcliError):
 
 class MissingExtra(BpcliError):
     """An optional dependency is not installed (exit code 2); the message says what to install."""
+
+
+class StorageError(BpcliError):
+    """A file could not be written or read: disk full, read-only disk, no permission, I/O error."""
+
+
+def reason(error: BaseException) -> str:
+    """The short reason of an OS error ('No space left on device'), else the error's text."""
+    return error.strerror if isinstance(error, OSError) and error.strerror else str(error)

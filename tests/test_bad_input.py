@@ -7,12 +7,13 @@ import io
 import json
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from helpers import flat
+from helpers import flat, npy_declaring, npz_bytes, zip_bomb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -77,10 +78,31 @@ def run_case(tmp_path, monkeypatch, files: dict, args: list[str], code: int, *ph
     return result
 
 
-def npz_bytes(**arrays) -> bytes:
+def npz_member(array) -> bytes:
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.save(buffer, array)
     return buffer.getvalue()
+
+
+def npz_members(**members: bytes) -> bytes:
+    """An .npz from raw .npy bytes per array (headers that may lie about their size)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(f"{name}.npy", data)
+    return buffer.getvalue()
+
+
+def corrupted_compressed_npz() -> bytes:
+    """Weights of the right shapes whose W1 member holds a broken deflate stream (zlib.error)."""
+    buffer = io.BytesIO()
+    shapes = {"W1": (2, 4), "b1": (4,), "W2": (4, 2), "b2": (2,)}
+    np.savez_compressed(buffer, **{name: np.ones(shape) for name, shape in shapes.items()})
+    data = bytearray(buffer.getvalue())
+    info = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo("W1.npy")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    data[start : start + info.compress_size] = b"\xff" * info.compress_size  # invalid block type
+    return bytes(data)
 
 
 def pickled_npz() -> bytes:
@@ -127,6 +149,20 @@ CONFIG_CASES = {
         config(source="iris", model={"hidden": [10**12]}),
         ["does not fit in memory"],
     ),
+    "complex key": ("? [a, b]\n: 1\ndata: {source: iris}\n", ["line 1", "plain name", "list"]),
+    "mapping as key": ("? {a: 1}\n: 1\ndata: {source: iris}\n", ["plain name", "mapping"]),
+    "NUL byte in a string": ('name: "a\\0b"\ndata: {source: xor}\n', ["name", "NUL byte"]),
+    "name with a slash": (config(source="xor", name="../escaped"), ["must not", "slash"]),
+    "name '..'": (config(source="xor", name=".."), ["must not", "'..'"]),
+    "a trillion generated samples": (
+        config(source="moons", data={"n_samples": 10**12}),
+        ["n_samples=1000000000000", "does not fit in memory"],
+    ),
+    "data file name too long": (config(source="d" * 300 + ".csv"), ["File name too long"]),
+    "output.dir name too long": (
+        config(source="xor", output={"dir": "o" * 300}),
+        ["cannot write the run folder", "File name too long"],
+    ),
 }
 
 
@@ -146,23 +182,43 @@ def test_alias_bomb_is_refused_quickly_and_small(tmp_path, monkeypatch):
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 200_000  # KiB
 
 
-@pytest.mark.parametrize(
-    "args, phrases",
-    [
-        (["train", "missing.yaml"], ["config file not found"]),
-        (["train", "folder"], ["config file not found"]),
-        (
-            ["train", "c.yaml", "--set", "optimizer.lr"],
-            ["is not KEY=VALUE"],
-        ),
-        (["train", "c.yaml", "--set", "optimizer.lr=.nan"], ["optimizer.lr", "finite number"]),
-        (["train", "c.yaml", "--set", "data.source.x=1"], ["'data.source' is not a section"]),
-        (["train", "c.yaml", "--set", "model.hidden=" + "[" * 3000], ["--set model.hidden"]),
-        (["train"], ["missing CONFIG", "--resume"]),
-    ],
-    ids=["missing", "directory", "set-no-equals", "set-nan", "set-not-section", "set-deep", "none"],
-)
-def test_bad_command_line(tmp_path, monkeypatch, args, phrases):
+COMMAND_LINE_CASES = {
+    "missing": (["train", "missing.yaml"], ["config file not found"]),
+    "directory": (["train", "folder"], ["config file not found"]),
+    "set-no-equals": (["train", "c.yaml", "--set", "optimizer.lr"], ["is not KEY=VALUE"]),
+    "set-nan": (
+        ["train", "c.yaml", "--set", "optimizer.lr=.nan"],
+        ["optimizer.lr", "finite number"],
+    ),
+    "set-not-section": (
+        ["train", "c.yaml", "--set", "data.source.x=1"],
+        ["'data.source' is not a section"],
+    ),
+    "set-deep": (
+        ["train", "c.yaml", "--set", "model.hidden=" + "[" * 3000],
+        ["--set model.hidden"],
+    ),
+    "none": (["train"], ["missing CONFIG", "--resume"]),
+    "set-deep-key-path": (
+        ["train", "c.yaml", "--set", "a." * 3000 + "b=1"],
+        ["3001 levels of keys", "at most 8"],
+    ),
+    "set-nul": (["train", "c.yaml", "--set", "name=a\x00b"], ["--set name", "NUL byte"]),
+    "out-name-too-long": (
+        ["train", "c.yaml", "--out", "x" * 300],
+        ["cannot write the run folder", "too long"],
+    ),
+    "config-name-too-long": (["train", "x" * 300 + ".yaml"], ["too long"]),
+    "source-name-too-long": (
+        ["validate", "c.yaml", "--set", "data.source=" + "d" * 300 + ".csv"],
+        ["too long"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", COMMAND_LINE_CASES)
+def test_bad_command_line(tmp_path, monkeypatch, name):
+    args, phrases = COMMAND_LINE_CASES[name]
     (tmp_path / "folder").mkdir()
     run_case(tmp_path, monkeypatch, {"c.yaml": config(), "data.csv": GOOD_CSV}, args, 2, *phrases)
 
@@ -256,7 +312,12 @@ DATA_CASES = {
         {"source": "data.txt"},
         ["neither a built-in dataset", "built-in:"],
     ),
-    "pickled npy": ("data.npy", pickled_npy(), {"source": "data.npy"}, ["data.npy: cannot read"]),
+    "pickled npy": (
+        "data.npy",
+        pickled_npy(),
+        {"source": "data.npy"},
+        ["data.npy: not a readable data file", "pickle"],
+    ),
     "npz without y": (
         "data.npz",
         npz_bytes(X=np.zeros((4, 2))),
@@ -267,7 +328,7 @@ DATA_CASES = {
         "data.npz",
         npz_bytes(X=np.zeros((4, 2)), y=np.arange(4))[:100],
         {"source": "data.npz"},
-        ["data.npz: cannot read"],
+        ["data.npz: not a readable data file"],
     ),
     "NaN in npz": (
         "data.npz",
@@ -280,6 +341,48 @@ DATA_CASES = {
         npz_bytes(X=np.zeros((4, 2)), y=np.arange(3)),
         {"source": "data.npz"},
         ["one row per target"],
+    ),
+    "npz X without columns": (
+        "data.npz",
+        npz_bytes(X=np.zeros((4, 0)), y=np.arange(4)),
+        {"source": "data.npz"},
+        ["X has no feature columns"],
+    ),
+    "complex npz features": (
+        "data.npz",
+        npz_bytes(X=np.ones((4, 2), complex), y=np.arange(4)),
+        {"source": "data.npz"},
+        ["finite numbers (real", "complex128"],
+    ),
+    "NaN regression target in npz": (
+        "data.npz",
+        npz_bytes(X=np.ones((4, 2)), y=np.array([1.0, np.nan, 2.0, 3.0])),
+        {"source": "data.npz", "loss": "mse"},
+        ["y holds NaN or inf (row 1)"],
+    ),
+    "npz header declaring a trillion floats": (
+        "data.npz",
+        npz_members(X=npy_declaring((10**6, 10**6)), y=npz_member(np.arange(4))),
+        {"source": "data.npz"},
+        ["declares shape (1000000, 1000000)", "truncated or corrupt"],
+    ),
+    "npy header declaring a trillion floats": (
+        "data.npy",
+        npy_declaring((10**6, 10**6)),
+        {"source": "data.npy"},
+        ["declares shape (1000000, 1000000)", "truncated or corrupt"],
+    ),
+    "repeated header names": (
+        "data.csv",
+        csv_rows("a,a,y", "1,2,x", "3,4,y"),
+        {},
+        ["repeats the column name(s) a"],
+    ),
+    "a 17 MB header line": (
+        "data.csv",
+        ",".join(["c"] * 9_000_000) + "\n",
+        {},
+        ["a line longer than 16777216 characters"],
     ),
 }
 
@@ -321,6 +424,18 @@ WEIGHT_CASES = {
     "NaN weights": (
         npz_bytes(W1=np.full((2, 4), np.nan), b1=np.zeros(4), W2=np.zeros((4, 2)), b2=np.zeros(2)),
         ["'W1' holds NaN or inf"],
+    ),
+    "finite in float64, inf in float32": (
+        npz_bytes(W1=np.full((2, 4), 1e300), b1=np.zeros(4), W2=np.zeros((4, 2)), b2=np.zeros(2)),
+        ["'W1' holds NaN or inf (as float32)"],
+    ),
+    "corrupted compressed stream": (
+        corrupted_compressed_npz(),
+        ["not a readable weights .npz"],
+    ),
+    "header declaring a trillion floats": (
+        npz_members(W1=npy_declaring((10**6, 10**6))),
+        ["declares shape (1000000, 1000000)", "truncated or corrupt"],
     ),
 }
 
@@ -490,11 +605,15 @@ def test_resume_of_a_missing_folder(tmp_path):
 def test_out_folder_not_empty_is_refused_without_force(tmp_path, monkeypatch):
     files = {"c.yaml": config(source="xor"), "out/keep.txt": "precious"}
     run_case(tmp_path, monkeypatch, files, [*TRAIN, "--out", "out"], 2, "not empty", "--force")
-    result = runner.invoke(app, [*TRAIN, "--out", "out", "--force", "-q"])
+    # --force reuses only a folder bpcli made: a user's folder is left alone
+    check(runner.invoke(app, [*TRAIN, "--out", "out", "--force"]), 2, "made by bpcli")
+    assert os.listdir(tmp_path / "out") == ["keep.txt"]
+    # in a run folder bpcli made, --force replaces bpcli's files and keeps the user's own
+    assert runner.invoke(app, [*TRAIN, "--out", "run", "-q"]).exit_code == 0
+    (tmp_path / "run" / "notes.txt").write_text("mine")
+    result = runner.invoke(app, [*TRAIN, "--out", "run", "--force", "-q"])
     assert result.exit_code == 0, result.output
-    assert (
-        tmp_path / "out" / "keep.txt"
-    ).read_text() == "precious"  # --force replaces run files only
+    assert (tmp_path / "run" / "notes.txt").read_text() == "mine"
 
 
 def test_out_is_a_file(tmp_path, monkeypatch):
@@ -614,9 +733,44 @@ def test_every_user_error_has_exit_code_2():
 
 def test_case_count():
     cases = len(CONFIG_CASES) + len(DATA_CASES) + len(WEIGHT_CASES) + len(CHECKPOINT_CASES)
-    assert cases >= 40
+    assert cases + len(COMMAND_LINE_CASES) >= 80
 
 
 def test_an_error_after_the_run_folder_exists_removes_it(tmp_path, monkeypatch):
     text = config(source="iris", training={"epochs": 2, "early_stopping": {"monitor": "val_r2"}})
     run_case(tmp_path, monkeypatch, {"c.yaml": text}, TRAIN, 2, "'val_r2' is not measured")
+
+
+# ---------------------------------------------------------------------------- compressed bombs
+
+
+def peak_bytes_of(args) -> int:
+    """The peak of Python-tracked memory (NumPy's arrays included) while bpcli runs `args`."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = runner.invoke(app, args)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    check(result, 2)
+    return peak
+
+
+BOMB_BYTES = 200_000_000
+"""A 200 MB array that compresses to ~200 KB: refused from its header, never expanded."""
+
+
+def test_a_zip_bomb_of_data_is_refused_unexpanded(tmp_path):
+    bomb = zip_bomb(tmp_path / "d.npz", "X", (BOMB_BYTES // 16, 2), {"y": np.arange(4)})
+    (tmp_path / "c.yaml").write_text(config(source=str(bomb)))
+    assert bomb.stat().st_size < BOMB_BYTES / 100
+    assert peak_bytes_of(["validate", str(tmp_path / "c.yaml")]) < BOMB_BYTES / 4
+
+
+def test_a_zip_bomb_of_weights_is_refused_unexpanded(tmp_path):
+    bomb = zip_bomb(tmp_path / "w.npz", "W1", (BOMB_BYTES // 8,), {"b1": np.zeros(4)})
+    text = config(source="xor", model={"hidden": [4], "init_from": str(bomb)})
+    (tmp_path / "c.yaml").write_text(text)
+    assert peak_bytes_of(["validate", str(tmp_path / "c.yaml")]) < BOMB_BYTES / 4

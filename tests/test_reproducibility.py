@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from bpcli.commands import app
 from bpcli.config import load_config
-from bpcli.runs.session import blas_name
+from bpcli.runs.environment import blas_name
 
 runner = CliRunner()
 ARGS = [

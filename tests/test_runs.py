@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from bpcli.commands import app
 from bpcli.errors import RunError
 from bpcli.runs.atomic import atomic_write
-from bpcli.runs.folder import RUN_FILES, new_run_dir
+from bpcli.runs.folder import MANIFEST, RUN_FILES, new_run_dir
 from bpcli.runs.run import Run
 from bpcli.weights import read_arrays as load_weights
 
@@ -27,7 +27,7 @@ def train(config_path, out, *extra):
 
 def test_run_folder_holds_every_file(write_config, small_config, tmp_path):
     train(write_config(small_config()), tmp_path / "run")
-    assert sorted(os.listdir(tmp_path / "run")) == sorted(RUN_FILES)
+    assert sorted(os.listdir(tmp_path / "run")) == sorted([*RUN_FILES, MANIFEST])
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["epochs_run"] == 3
     assert set(summary["metrics"]) == {"train", "validation", "test"}
@@ -120,9 +120,9 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
 
 
 def test_run_folders_get_unique_names(tmp_path):
-    first = new_run_dir(tmp_path, "x", None, False)
-    second = new_run_dir(tmp_path, "x", None, False)
-    assert first != second and first.name.startswith("x-")
+    first, made_first = new_run_dir(tmp_path, "x", None, False)
+    second, made_second = new_run_dir(tmp_path, "x", None, False)
+    assert first != second and first.name.startswith("x-") and made_first and made_second
 
 
 def test_out_refuses_a_non_empty_folder_without_force(tmp_path):
@@ -130,7 +130,10 @@ def test_out_refuses_a_non_empty_folder_without_force(tmp_path):
     (tmp_path / "busy" / "keep.txt").write_text("mine")
     with pytest.raises(RunError, match="--force"):
         new_run_dir(tmp_path, "x", tmp_path / "busy", False)
-    assert new_run_dir(tmp_path, "x", tmp_path / "busy", True) == tmp_path / "busy"
+    with pytest.raises(RunError, match="made by bpcli"):  # --force never touches a user's folder
+        new_run_dir(tmp_path, "x", tmp_path / "busy", True)
+    (tmp_path / "empty").mkdir()
+    assert new_run_dir(tmp_path, "x", tmp_path / "empty", False) == (tmp_path / "empty", False)
 
 
 def test_run_files_follow_the_umask(tmp_path):

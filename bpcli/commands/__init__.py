@@ -18,12 +18,15 @@ from bpcli.commands import (  # noqa: F401 (each module registers its command wi
     train,
     validate,
 )
-from bpcli.commands.app import app
+from bpcli.commands.app import app, finish_stdout
 
 
 def main() -> None:
     """Entry point of the `bpcli` script and `python -m bpcli`."""
-    app(prog_name="bpcli")
+    try:
+        app(prog_name="bpcli")
+    finally:
+        finish_stdout()
 
 
 __all__ = ["app", "main"]

@@ -7,6 +7,10 @@ Exit codes: 0 ok, 1 a check failed or training diverged, 2 usage/config/data err
 
 from __future__ import annotations
 
+import errno
+import io
+import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
@@ -133,37 +137,74 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as on
 ForceOption = Annotated[bool, typer.Option("--force", help="Allow --out to be a non-empty folder.")]
 
 
+WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+"""Errors that only a write can raise."""
+
+
 @contextmanager
 def user_errors():
-    """Turn bpcli's errors into one message on stderr and their exit code; a stop signal into a
-    note with the command that continues (130, 143); Ctrl-C elsewhere into exit 130."""
+    """Turn bpcli's errors into one message on stderr and their exit code: BpcliError 2 (or its own),
+    an OSError 2 naming the file and the reason, MemoryError 2, Ctrl-C 130, SIGTERM 143; a stop that
+    left a state to resume (errors.Interrupted) as a note with the command that continues; a reader
+    of stdout that left early (EPIPE, `| head`) a quiet 0."""
     from rich.markup import escape
 
     from bpcli.commands.render import stderr_console
+    from bpcli.errors import BpcliError, Interrupted, reason
+    from bpcli.training.signals import SecondSignal, terminate_raises
+
+    def fail(message: str, hint: str | None = None, code: int = 2):
+        hint_text = f"\n  [dim]hint: {escape(hint)}[/dim]" if hint else ""
+        stderr_console().print(f"[bold red]error:[/bold red] {escape(message)}{hint_text}")
+        raise typer.Exit(code) from None
 
     try:
-        yield
-    except KeyboardInterrupt as error:
-        from bpcli.training.signals import SecondSignal
+        with terminate_raises():
+            yield
+    except KeyboardInterrupt as interrupt:
+        second = isinstance(interrupt, SecondSignal)
+        message = "stopped at once by a second signal; files already written are intact"
+        stderr_console().print(message if second else "interrupted", style="yellow")
+        raise typer.Exit(getattr(interrupt, "exit_code", 130)) from None
+    except BrokenPipeError:
+        silence_stdout()
+        raise typer.Exit(0) from None
+    except OSError as error:
+        where = error.filename
+        if where is None and error.errno in WRITE_ERRORS:
+            # files are written atomically and name themselves (runs.atomic): this was stdout
+            silence_stdout()
+            where = "stdout"
+        fail(f"{where}: {reason(error)}" if where else f"input/output error: {reason(error)}")
+    except MemoryError:
+        fail("out of memory", "the data or the network is too large for this machine")
+    except Interrupted as stop:
+        stderr_console().print(
+            f"[yellow]{escape(stop.message)}[/yellow]\n{escape(stop.hint or '')}"
+        )
+        raise typer.Exit(stop.exit_code) from None
+    except BpcliError as error:
+        fail(error.message, error.hint, error.exit_code)
 
-        if isinstance(error, SecondSignal):
-            message = "stopped at once by a second signal; files already written are intact"
-            stderr_console().print(message, style="yellow")
-            raise typer.Exit(error.exit_code) from None
-        stderr_console().print("interrupted", style="yellow")
-        raise typer.Exit(130) from None
-    except Exception as error:
-        from bpcli.errors import BpcliError, Interrupted
 
-        if not isinstance(error, BpcliError):
-            raise
-        message = escape(error.message)
-        if isinstance(error, Interrupted):
-            stderr_console().print(f"[yellow]{message}[/yellow]\n{escape(error.hint or '')}")
-        else:
-            hint = f"\n  [dim]hint: {escape(error.hint)}[/dim]" if error.hint else ""
-            stderr_console().print(f"[bold red]error:[/bold red] {message}{hint}")
-        raise typer.Exit(error.exit_code) from None
+def silence_stdout() -> None:
+    """Point stdout's file descriptor at /dev/null (its reader left, or its disk is full)."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # not a real file descriptor (a test runner's buffer): nothing to protect
+
+
+def finish_stdout() -> None:
+    """Flush stdout at the end of a command; a disk-full or closed stdout is exit 2 (EPIPE: 0)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+    except OSError as error:
+        silence_stdout()
+        sys.stderr.write(f"error: stdout: {error.strerror or error}\n")
+        sys.exit(2)
 
 
 def _version(value: bool) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Optional
 
 import typer
@@ -56,6 +55,7 @@ def eval_command(
         from bpcli.commands.render import eval_tables, stderr_console
         from bpcli.core.metrics import missed_bars, parse_bars
         from bpcli.errors import DataError
+        from bpcli.runs.files import json_line
 
         if data is not None and split is not None:
             raise DataError("give either --split or --data, not both")
@@ -69,7 +69,7 @@ def eval_command(
             if bars:
                 document["fail_under"] = {b.metric: b.value for b in bars}
                 document["passed"] = not missed
-            typer.echo(json.dumps(document))
+            typer.echo(json_line(document))
         else:
             console.print(
                 f"{loaded.name}: {report.origin}, {report.rows} rows", style="bold", markup=False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -54,6 +53,7 @@ def gradcheck(
     with user_errors():
         from bpcli import api
         from bpcli.commands.render import gradcheck_table, gradcheck_verdict, stderr_console
+        from bpcli.runs.files import json_line
 
         result = api.gradcheck(
             target,
@@ -65,7 +65,7 @@ def gradcheck(
         )
         console = stderr_console()
         if as_json:
-            typer.echo(json.dumps({"target": str(target), **result.as_dict()}))
+            typer.echo(json_line({"target": str(target), **result.as_dict()}))
         else:
             title = f"gradient check: {result.origin}, {result.samples} rows, loss {result.loss}"
             if result.targets_standardized:

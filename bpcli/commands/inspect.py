@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
 from bpcli.commands.app import JsonOption, RunArg, command, examples, user_errors
@@ -23,10 +21,11 @@ def inspect_run(run_dir: RunArg, as_json: JsonOption = False) -> None:
 
         from bpcli import api
         from bpcli.commands.render import inspect_parts
+        from bpcli.runs.files import json_line
 
         report = api.inspect(run_dir)
         if as_json:
-            typer.echo(json.dumps(report))
+            typer.echo(json_line(report))
             return
         console = Console(highlight=False)
         for part in inspect_parts(report):

@@ -61,15 +61,16 @@ def plot(
         from bpcli import api
         from bpcli.errors import BpcliError
         from bpcli.plots import require_matplotlib
+        from bpcli.runs.folder import CURVES, RunFolder
 
         require_matplotlib()
         if boundary:
             if len(run_dirs) != 1:
                 raise BpcliError("--boundary draws one run at a time", "give a single RUN_DIR")
-            path = api.plot_boundary(api.load(run_dirs[0]), out or run_dirs[0] / "boundary.png")
+            path = api.plot_boundary(api.load(run_dirs[0]), out or RunFolder(run_dirs[0]).boundary)
         elif len(run_dirs) == 1 and api.is_sweep(run_dirs[0]):
             path = api.plot_sweep(run_dirs[0], metric, out)
         else:
-            default = run_dirs[0] / "curves.png" if len(run_dirs) == 1 else Path("curves.png")
+            default = RunFolder(run_dirs[0]).curves if len(run_dirs) == 1 else Path(CURVES)
             path = api.plot_curves(run_dirs, metric or "loss", out or default)
         typer.echo(str(path))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -71,12 +70,8 @@ def predict(
             console.print(f"note: {message}", markup=False)
 
         if output is None:
-            try:
-                api.predict_csv(loaded, source, sys.stdout, proba=proba, stdin=stdin, on_note=note)
-            except BrokenPipeError:
-                # The reader left (| head): silence the final flush of stdout and stop as a success.
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-                raise typer.Exit(0) from None
+            # a reader that leaves (| head) is a quiet exit 0: see commands.app.user_errors
+            api.predict_csv(loaded, source, sys.stdout, proba=proba, stdin=stdin, on_note=note)
             return
         with atomic_output(output) as stream:
             count = api.predict_csv(loaded, source, stream, proba=proba, stdin=stdin, on_note=note)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -44,10 +43,11 @@ def runs(
     with user_errors():
         from bpcli import api
         from bpcli.commands.render import print_wide, runs_table, stderr_console
+        from bpcli.runs.files import json_line
 
         rows = api.list_runs(folder, sort)
         if as_json:
-            typer.echo(json.dumps(rows))
+            typer.echo(json_line(rows))
             return
         if not rows:
             stderr_console().print(f"no run folders under {folder}", markup=False)

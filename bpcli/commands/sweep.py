@@ -3,7 +3,6 @@ folder's path or its summary."""
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -114,6 +113,7 @@ def sweep(
             sweep_table,
         )
         from bpcli.errors import ConfigError
+        from bpcli.runs.files import json_line
 
         if resume is not None and (spec is not None or out is not None or force):
             raise ConfigError(
@@ -139,4 +139,4 @@ def sweep(
             if result.summary["points"]:
                 print_wide(console, sweep_table(result.summary))
             console.print(best_line(result.summary), markup=False)
-        typer.echo(json.dumps(result.summary) if as_json else str(result.path))
+        typer.echo(json_line(result.summary) if as_json else str(result.path))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -74,6 +73,7 @@ def train(
             summary_line,
         )
         from bpcli.errors import ConfigError
+        from bpcli.runs.files import json_line
 
         if resume is not None and (config is not None or out is not None or force):
             raise ConfigError(
@@ -94,4 +94,4 @@ def train(
             chart = loss_chart(run.history, columns=console.width)
             console.print(chart, summary_line(run.history, run.summary), sep="\n", markup=False)
             console.print(metrics_table(run.summary["metrics"], f"{run.name}: final metrics"))
-        typer.echo(json.dumps(run.summary) if as_json else str(run.path))
+        typer.echo(json_line(run.summary) if as_json else str(run.path))

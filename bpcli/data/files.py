@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 import math
-import zipfile
-import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from bpcli.errors import DataError
+from bpcli.safe_read import open_regular, read_npy, read_npz
 
 MAX_COLUMNS = 100_000
+MAX_LINE_CHARS = 16 * 2**20
+"""A CSV line longer than this is refused unparsed (100,000 columns of numbers take ~2 M)."""
 BOM = "\ufeff"
 """The UTF-8 byte-order mark that Excel's "CSV UTF-8" writes before the header."""
 
@@ -58,16 +61,13 @@ def parse_targets(cells: list[str], path: Path, column: str) -> np.ndarray:
     return values.astype(np.int64) if np.all(values == np.round(values)) else values
 
 
-def csv_reader(stream) -> csv.reader:
-    """A csv.reader over a text stream (a file or stdin) that drops a leading byte-order mark; it
-    reads nothing until iterated."""
+def csv_reader(stream, origin) -> csv.reader:
+    """A csv.reader over a text stream (a file or stdin) that drops a leading byte-order mark and
+    refuses a line longer than MAX_LINE_CHARS before parsing it; it reads nothing until iterated."""
 
     def lines():
-        iterator = iter(stream)
-        for first in iterator:
-            yield first.removeprefix(BOM)
-            break
-        yield from iterator
+        for number, line in enumerate(_bounded_lines(stream, origin)):
+            yield line.removeprefix(BOM) if number == 0 else line
 
     return csv.reader(lines())
 
@@ -84,11 +84,29 @@ def csv_records(reader, width: int, origin) -> Iterator[list[str]]:
         yield row
 
 
+def _bounded_lines(stream, origin) -> Iterator[str]:
+    """The lines of a text stream, for csv.reader; a line longer than MAX_LINE_CHARS is refused
+    before it is parsed (a gigabyte header would otherwise be split into columns first)."""
+    while line := stream.readline(MAX_LINE_CHARS + 1):
+        if len(line) > MAX_LINE_CHARS:
+            raise DataError(
+                f"{origin}: a line longer than {MAX_LINE_CHARS} characters", "is it a CSV file?"
+            )
+        yield line
+
+
+def repeated_names(names: list[str]) -> list[str]:
+    """The names that occur more than once, sorted (linear time)."""
+    return sorted(name for name, times in Counter(names).items() if times > 1)
+
+
 def read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
-    """The header and the rows of a CSV file; ragged rows and non-UTF-8 bytes are errors."""
+    """The header and the rows of a CSV file; ragged rows, repeated column names and non-UTF-8
+    bytes are errors."""
+    binary = open_regular(path, DataError, "data file")
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv_reader(handle)
+        with io.TextIOWrapper(binary, encoding="utf-8", newline="") as handle:
+            reader = csv_reader(handle, path)
             header = next(reader, None)
             if not header:
                 raise DataError(f"{path}: empty file", "a CSV needs a header row and data rows")
@@ -101,7 +119,14 @@ def read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
         raise DataError(f"{path}, line {reader.line_num}: unreadable CSV ({error})") from None
     if not rows:
         raise DataError(f"{path}: header only, no data rows")
-    return [name.strip() for name in header], rows
+    header = [name.strip() for name in header]
+    repeated = repeated_names(header)
+    if repeated:
+        raise DataError(
+            f"{path}: the header repeats the column name(s) {', '.join(repeated)}",
+            "give every column its own name",
+        )
+    return header, rows
 
 
 def features_from_cells(
@@ -167,16 +192,22 @@ def load_csv(path: Path, target: str | int | None) -> Table:
 
 
 def load_numpy(path: Path, target) -> Table:
-    try:
-        X, y = _read_numpy(path, target)
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
-        raise DataError(f"{path}: cannot read as {path.suffix} ({error})") from None
+    X, y = _read_numpy(path, target)
     if X.ndim != 2 or X.shape[0] != len(y):
         raise DataError(
             f"{path}: X must be 2-D with one row per target, got {X.shape} and {y.shape}"
         )
-    if not np.issubdtype(X.dtype, np.number) or not all_finite(X):
-        raise DataError(f"{path}: X must hold finite numbers (no NaN or inf)")
+    if X.shape[1] == 0:
+        raise DataError(f"{path}: X has no feature columns")
+    if X.dtype.kind not in "iuf" or not all_finite(X):
+        raise DataError(f"{path}: X must hold finite numbers (real, no NaN or inf), got {X.dtype}")
+    if y.dtype.kind not in "iufUS" or y.ndim not in (1, 2):
+        raise DataError(
+            f"{path}: y must hold numbers or labels in 1 or 2 dimensions, got {y.dtype}"
+        )
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        row = int(np.argmax(~np.isfinite(y.reshape(len(y), -1)).all(axis=1)))
+        raise DataError(f"{path}: y holds NaN or inf (row {row})", "drop or fix that row")
     return Table(X, y, [f"x{i}" for i in range(X.shape[1])], "y", str(path))
 
 
@@ -189,15 +220,10 @@ def all_finite(X: np.ndarray, chunk_rows: int = 4096) -> bool:
 
 def _read_numpy(path: Path, target) -> tuple[np.ndarray, np.ndarray]:
     """X and y from an .npz (arrays X, y) or an .npy (2-D, target column last or `target`)."""
-    loaded = np.load(path, allow_pickle=False)
-    if isinstance(loaded, np.lib.npyio.NpzFile):
-        with loaded:
-            missing = {"X", "y"} - set(loaded.files)
-            if missing:
-                raise DataError(
-                    f"{path}: missing array(s) {sorted(missing)}", "an .npz needs X and y"
-                )
-            return loaded["X"], loaded["y"]
+    if path.suffix.lower() == ".npz":
+        arrays = read_npz(path, DataError, "data file", lambda headers: _x_and_y(headers, path))
+        return arrays["X"], arrays["y"]
+    loaded = read_npy(path, DataError, "data file")
     if loaded.ndim != 2 or loaded.shape[1] < 2:
         raise DataError(f"{path}: an .npy must be a 2-D array, features then the target column")
     column = loaded.shape[1] - 1 if target is None else target
@@ -205,3 +231,14 @@ def _read_numpy(path: Path, target) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"data.target: {target!r} is not a column index of {path}")
     # copy y: a column view would keep the whole loaded array alive next to X
     return np.delete(loaded, column, axis=1), loaded[:, column].copy()
+
+
+def _x_and_y(headers: dict, path: Path) -> list[str]:
+    """Only X and y are read, once their headers agree (other arrays are never expanded)."""
+    missing = {"X", "y"} - set(headers)
+    if missing:
+        raise DataError(f"{path}: missing array(s) {sorted(missing)}", "an .npz needs X and y")
+    X, y = headers["X"].shape, headers["y"].shape
+    if len(X) != 2 or not y or X[0] != y[0]:
+        raise DataError(f"{path}: X must be 2-D with one row per target, got {X} and {y}")
+    return ["X", "y"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -18,10 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bpcli import __version__, weights
 from bpcli.errors import RunError
+from bpcli.runs import environment
 from bpcli.runs.atomic import atomic_write
+from bpcli.safe_read import read_npz
 from bpcli.training.state import TrainingState
 
 FORMAT = 1
+MAX_META_BYTES = 256 * 2**20
+"""Checkpoint metadata (JSON: settings, the per-epoch history) larger than this is refused."""
 WHEN_WRITTEN = (
     "a checkpoint is written every training.checkpoint_every epochs, at the end of training, and "
     "when training is interrupted or diverges"
@@ -62,6 +67,7 @@ class _Meta(BaseModel):
     history: list[dict[str, int | float]]
     config_hash: str
     data_fingerprint: str
+    blas_threads: int | None = Field(None, ge=1)
 
 
 def save(path: Path, state: TrainingState, config, fingerprint: str) -> None:
@@ -78,6 +84,7 @@ def save(path: Path, state: TrainingState, config, fingerprint: str) -> None:
         history=state.history,
         config_hash=config.digest(),
         data_fingerprint=fingerprint,
+        blas_threads=environment.blas_threads(),
     )
     arrays = dict(state.weights)
     arrays.update({f"optimizer.{k}": v for k, v in state.optimizer.items()})
@@ -88,19 +95,20 @@ def save(path: Path, state: TrainingState, config, fingerprint: str) -> None:
     atomic_write(path, weights.encode(arrays))
 
 
-def load(path: str | Path) -> tuple[TrainingState, _Meta]:
-    """Read and check the format of a checkpoint (no pickle); every problem is a RunError."""
+def load(path: str | Path, shapes: dict[str, tuple] | None = None) -> tuple[TrainingState, _Meta]:
+    """Read and check the format of a checkpoint (no pickle); every problem is a RunError.
+
+    `shapes` (W1, b1, … of the run's network): every array's header is checked against them before
+    anything is read, so no array larger than the network's is ever expanded.
+    """
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise RunError(f"no checkpoint: {path} is missing", WHEN_WRITTEN)
-    arrays = weights.read_arrays(path, "checkpoint")
+    arrays = read_npz(path, RunError, "checkpoint", _header_check(path, shapes))
     meta = _read_meta(path, arrays.pop("meta", None))
     groups: dict[str, dict] = {"": {}, "optimizer": {}, "best": {}}
     for name, array in arrays.items():
-        prefix, dot, key = name.partition(".")
-        prefix, key = (prefix, key) if dot else ("", name)
-        if prefix not in groups:
-            raise RunError(f"{path}: unexpected array '{name}'")
+        prefix, key = _group(name)
         if array.dtype.kind != "f":  # an object array cannot get here: allow_pickle=False
             raise RunError(f"{path}: array '{name}' is {array.dtype}, not floating point")
         groups[prefix][key] = array
@@ -120,6 +128,39 @@ def load(path: str | Path) -> tuple[TrainingState, _Meta]:
         stopped_early=meta.stopped_early,
     )
     return state, meta
+
+
+def _group(name: str) -> tuple[str, str]:
+    """('', 'W1'), ('best', 'W1'), ('optimizer', 'exp_avg.W1'); ('meta', '') for the metadata."""
+    prefix, dot, key = name.partition(".")
+    return (prefix, key) if dot else ("", name)
+
+
+def _header_check(path: Path, shapes: dict[str, tuple] | None):
+    """Refuse, from the headers alone, unknown arrays, oversized metadata and (given the network's
+    `shapes`) any tensor whose shape is not the network's."""
+
+    def check(headers) -> list[str]:
+        for name, header in headers.items():
+            if name == "meta":
+                if header.nbytes > MAX_META_BYTES:
+                    raise RunError(
+                        f"{path}: checkpoint metadata of {header.nbytes} bytes, too large"
+                    )
+                continue
+            prefix, key = _group(name)
+            if prefix not in ("", "optimizer", "best"):
+                raise RunError(f"{path}: unexpected array '{name}'")
+            tensor = key.rpartition(".")[2]
+            if shapes is not None:
+                if tensor not in shapes:
+                    raise RunError(
+                        f"{path}: unexpected array '{name}'", f"the network has {list(shapes)}"
+                    )
+                weights.check_shape(name, header.shape, shapes[tensor], path)
+        return list(headers)
+
+    return check
 
 
 def _read_meta(path: Path, array) -> _Meta:
@@ -157,9 +198,9 @@ def check_state(experiment, state: TrainingState, meta: _Meta, path: Path) -> No
             f"{path}: already at epoch {state.epoch}, beyond training.epochs={config.training.epochs}"
         )
     shapes = {p.name: p.value.shape for p in network.parameters()}
-    weights.check_arrays(state.weights, shapes, path, "weights")
+    weights.check_arrays(state.weights, shapes, path, "weights", dtype=network.dtype)
     if state.best_weights is not None:
-        weights.check_arrays(state.best_weights, shapes, path, "best.")
+        weights.check_arrays(state.best_weights, shapes, path, "best.", dtype=network.dtype)
     slots = {f"{s}.{name}": shape for s in optimizer.slots for name, shape in shapes.items()}
     if state.optimizer or (state.optimizer_steps and slots):
         weights.check_arrays(state.optimizer, slots, path, "optimizer.", finite=False)

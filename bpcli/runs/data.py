@@ -9,7 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bpcli.data.files import features_from_cells, load_numpy, parse_targets, read_csv_rows
+from bpcli.data.files import (
+    features_from_cells,
+    load_numpy,
+    parse_targets,
+    read_csv_rows,
+    repeated_names,
+)
 from bpcli.data.preprocess import Preprocess
 from bpcli.data.sources import (
     BUILTIN,
@@ -96,23 +102,31 @@ def feature_columns(header: list[str], prep: Preprocess, origin: str) -> list[in
     """Indices of the training features in `header`, by name; the target column may be present."""
     expected = prep.feature_names
     allowed = set(expected) | {prep.target_name}
-    missing = [name for name in expected if name not in header]
+    position = {name: index for index, name in enumerate(header)}  # linear: dicts, not list.index
+    missing = [name for name in expected if name not in position]
     unexpected = [name for name in header if name not in allowed]
-    duplicated = sorted({name for name in header if header.count(name) > 1})
+    duplicated = repeated_names(header)
     if missing or unexpected or duplicated:
         problems = []
         if missing:
-            problems.append(f"missing {', '.join(missing)}")
+            problems.append(f"missing {listed(missing)}")
         if unexpected:
-            problems.append(f"unexpected {', '.join(unexpected)}")
+            problems.append(f"unexpected {listed(unexpected)}")
         if duplicated:
-            problems.append(f"repeated {', '.join(duplicated)}")
+            problems.append(f"repeated {listed(duplicated)}")
         raise DataError(
             f"{origin}: columns do not match the model ({'; '.join(problems)})",
-            f"expected the {len(expected)} feature columns {', '.join(expected)} "
+            f"expected the {len(expected)} feature columns {listed(expected)} "
             f"(the target column '{prep.target_name}' may be present and is ignored)",
         )
-    return [header.index(name) for name in expected]
+    return [position[name] for name in expected]
+
+
+def listed(names: list[str], limit: int = 12) -> str:
+    """Names joined by commas; past `limit`, the first ones and how many more."""
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[:limit])}, … ({len(names) - limit} more)"
 
 
 def labelled_source(loaded, source: str) -> Labelled:
@@ -150,10 +164,8 @@ def labelled_source(loaded, source: str) -> Labelled:
 
 
 def _existing(source: str) -> Path:
-    path = Path(source)
-    if not path.is_file():
-        raise DataError(f"file not found: {path}")
-    return path
+    """The path of a --data file (a missing one, a folder or a FIFO is refused when it is read)."""
+    return Path(source)
 
 
 def _check_width(X: np.ndarray, prep: Preprocess, origin: str) -> np.ndarray:

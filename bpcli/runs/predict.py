@@ -7,6 +7,7 @@ memory-mapped, and every chunk's predictions are written (and flushed) before th
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from bpcli.data.preprocess import Preprocess
 from bpcli.errors import DataError
 from bpcli.runs.atomic import atomic_file
 from bpcli.runs.data import feature_columns
+from bpcli.safe_read import open_regular, read_npy, read_npz
 
 CHUNK_ROWS = 4096
 
@@ -32,7 +34,7 @@ def csv_chunks(stream: TextIO, prep: Preprocess, origin: str, chunk_rows=CHUNK_R
 
     The header is read and checked at once (so a wrong file fails before any output); rows lazily.
     """
-    reader = csv_reader(stream)
+    reader = csv_reader(stream, origin)
     with _csv_problems(origin, reader):
         header = next(reader, None)
     if not header:
@@ -104,17 +106,11 @@ def numpy_chunks(path: Path, prep: Preprocess, target, chunk_rows=CHUNK_ROWS, on
     at `target`, the target's position in the training .npy (see target_position); it is dropped
     and `on_note` is told so. Any other width is an error naming the expected and found widths."""
     width = len(prep.feature_names)
-    try:
-        if path.suffix.lower() == ".npz":
-            with np.load(path, allow_pickle=False) as archive:
-                if "X" not in archive.files:
-                    raise DataError(f"{path}: no array 'X'", f"it holds {archive.files}")
-                X = archive["X"]
-        else:
-            X = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise DataError(f"{path}: cannot read as {path.suffix} ({error})") from None
-    if X.ndim != 2 or not np.issubdtype(X.dtype, np.number):
+    if path.suffix.lower() == ".npz":
+        X = read_npz(path, DataError, "input file", lambda headers: _only_x(headers, path))["X"]
+    else:
+        X = read_npy(path, DataError, "input file", mmap=True)
+    if X.ndim != 2 or X.dtype.kind not in "iuf":
         raise DataError(f"{path}: features must be a 2-D numeric array, got {X.dtype} {X.shape}")
     npy = path.suffix.lower() == ".npy"
     keep = None
@@ -140,6 +136,12 @@ def numpy_chunks(path: Path, prep: Preprocess, target, chunk_rows=CHUNK_ROWS, on
     return _array_rows(X, keep, path, chunk_rows)
 
 
+def _only_x(headers: dict, path: Path) -> list[str]:
+    if "X" not in headers:
+        raise DataError(f"{path}: no array 'X'", f"it holds {sorted(headers)}")
+    return ["X"]
+
+
 def _array_rows(X: np.ndarray, keep, path: Path, chunk_rows: int) -> Iterator:
     for start in range(0, X.shape[0], chunk_rows):
         chunk = np.asarray(X[start : start + chunk_rows], dtype=np.float64)
@@ -162,12 +164,11 @@ def feature_chunks(
         raise DataError(
             f"input '{source}' is not a .csv, .npy or .npz file", "or - for CSV on stdin"
         )
-    if not path.is_file():
-        raise DataError(f"input file not found: {path}")
     if suffix != ".csv":
         return numpy_chunks(path, prep, target, on_note=on_note)
     # The file closes when the chunks are exhausted or garbage-collected.
-    return csv_chunks(open(path, newline="", encoding="utf-8"), prep, str(path))  # noqa: SIM115
+    stream = io.TextIOWrapper(open_regular(path, DataError, "input file"), "utf-8", newline="")
+    return csv_chunks(stream, prep, str(path))
 
 
 # ---------------------------------------------------------------------------- writing

@@ -48,6 +48,7 @@ class Run:
             config, len(preprocess.feature_names), preprocess.outputs, np.random.default_rng(0)
         )
         folder.read_weights_into(network)
+        _check_statistics(preprocess, network.dtype, folder.path)
         return cls(folder, config, preprocess, network, summary)
 
     @property
@@ -107,6 +108,21 @@ class Run:
         )
         report.origin = batch.origin
         return report
+
+
+def _check_statistics(prep: Preprocess, dtype, path: Path) -> None:
+    """Standardisation statistics must stay finite (and std positive) in the network's dtype:
+    1e300 is a float64 number but inf in float32, and would turn every prediction into NaN."""
+    for name, values in (("mean", prep.mean), ("std", prep.std)):
+        if values is None:
+            continue
+        with np.errstate(over="ignore"):
+            cast = np.asarray(values, dtype=np.float64).astype(dtype)
+        if not np.isfinite(cast).all() or (name == "std" and not (cast > 0).all()):
+            raise RunError(
+                f"{path}: the standardisation '{name}' is not finite and positive in {np.dtype(dtype)}",
+                "the run's preprocessing file was damaged or edited",
+            )
 
 
 def _number(key: str, cell: str | None) -> float:

@@ -1,22 +1,25 @@
 """One training session into a run folder, fresh or resumed: checkpoints, stop signals, divergence.
 
 It reports through a `Listener` (the CLI's live display is one; the default says nothing) and never
-prints. A failed start leaves no folder behind; a stopped run keeps its last good state to resume from.
+prints. The session holds the folder's write lock throughout. A failed start leaves no folder behind;
+a run that fails later (a stop signal, divergence, a full disk, out of memory) keeps its last good
+checkpoint to resume from. A stop signal that arrives before the final files are complete exits
+130/143, never 0.
 """
 
 from __future__ import annotations
 
-import platform
 import shlex
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from bpcli import __version__
 from bpcli.config import Config, check_resumable, check_same_best, load_config
-from bpcli.errors import BpcliError
+from bpcli.errors import BpcliError, ConfigError
+from bpcli.runs import environment
 from bpcli.runs.checkpoint import check_state, data_fingerprint
 from bpcli.runs.folder import RunFolder, new_run_dir
 from bpcli.runs.run import Run
@@ -62,6 +65,8 @@ class Session:
     folder: RunFolder
     state: object | None = None
     created: tuple[Path, ...] = ()
+    blas_threads: int | None = None
+    """The BLAS thread count to pin while training (a resume, with threadpoolctl), else None."""
 
     @property
     def fingerprint(self) -> str:
@@ -69,32 +74,51 @@ class Session:
 
 
 def start_fresh(config: Config | str | Path, overrides: list[str], out, force: bool) -> Session:
-    """Config, data and network first (errors leave no folder behind), then the run folder."""
+    """Config, data and network first (errors leave no folder behind), then the run folder, created
+    exclusively and locked."""
     if not isinstance(config, Config):
         config = load_config(config, overrides)
     experiment = setup(config)
     target = Path(out) if out is not None else Path(config.output.dir)
     # the folders this session creates (the run folder and its missing parents), undone on failure
-    created = [p for p in (target, *target.parents) if not p.exists()]
-    folder = RunFolder(new_run_dir(config.output.dir, config.name, out, force))
-    if out is None:
-        created.insert(0, folder.path)
-    folder.begin(config, experiment.data.preprocess)
-    return Session(experiment, folder, None, tuple(created))
+    missing = [p for p in (target, *target.parents) if not _exists(p)]
+    path, made = new_run_dir(config.output.dir, config.name, out, force)
+    created = [path, *missing] if out is None else missing if made else []
+    session = Session(experiment, RunFolder(path), None, tuple(created))
+    try:
+        session.folder.lock()
+        session.folder.begin(config, experiment.data.preprocess, force)
+    except BaseException:
+        _remove_new_folders(session.folder, session.created)
+        raise
+    return session
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long, a NUL byte: new_run_dir reports it
+        return True
 
 
 def start_resumed(run_dir: str | Path, overrides: list[str]) -> tuple[Session, Config]:
     """The run's own config (plus overrides that may change mid-run) and its checkpoint, checked
-    against the rebuilt network; also the config as saved. Nothing is written."""
+    against the rebuilt network; also the config as saved. Nothing is written; the folder is
+    locked for the session (and released on any error here)."""
     folder = RunFolder(run_dir).require("--resume: run folder")
     check_resumable(overrides)
-    state, meta = folder.read_checkpoint()
-    saved = folder.read_config()
-    config = folder.read_config(overrides)
-    check_same_best(saved, config)
-    experiment = setup(config)
-    check_state(experiment, state, meta, folder.checkpoint)
-    return Session(experiment, folder, state), saved
+    folder.lock()
+    try:
+        state, meta = folder.read_checkpoint()
+        saved = folder.read_config()
+        config = folder.read_config(overrides)
+        check_same_best(saved, config)
+        experiment = setup(config)
+        check_state(experiment, state, meta, folder.checkpoint)
+    except BaseException:
+        folder.unlock()
+        raise
+    return Session(experiment, folder, state, blas_threads=meta.blas_threads), saved
 
 
 def changes_result(before: Config, after: Config, done: int) -> bool:
@@ -132,6 +156,13 @@ def resume(
     """
     listener = listener or Listener()
     session, saved = start_resumed(run_dir, list(overrides))
+    try:
+        return _resume(session, saved, listener)
+    finally:
+        session.folder.unlock()
+
+
+def _resume(session: Session, saved: Config, listener: Listener) -> Run:
     state, folder = session.state, session.folder
     config = session.experiment.config
     epochs, done = config.training.epochs, state.epoch
@@ -143,6 +174,9 @@ def resume(
         if state.stopped_early:
             session.state = state.reopened()
     listener.note(f"resuming {folder.path} after epoch {done}/{epochs}")
+    threads = environment.thread_mismatch(session.blas_threads)
+    if threads:
+        listener.note(threads)
     if config.digest() != saved.digest():
         if changes_result(saved, config, done):
             listener.note(
@@ -150,6 +184,9 @@ def resume(
                 "uninterrupted run"
             )
         folder.write_config(config)
+    # a kill between two writes may have left metrics behind the checkpoint, or temporaries
+    folder.claim()
+    folder.write_metrics(session.state.history)
     return _run(session, listener, fresh=False)
 
 
@@ -178,53 +215,102 @@ def _run(session: Session, listener: Listener, fresh: bool) -> Run:
     config = experiment.config
     started = time.perf_counter()
     try:
-        # non-finite values are caught and explained by the BatchGuard: numpy's warnings are noise
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            history = _fit(session, listener)
-            metrics = final_metrics(experiment)
-        wall = time.perf_counter() - started
-        summary = summary_document(experiment, history, metrics, wall, folder.path)
-        folder.write_final(config, experiment.network.state(), history.epochs, summary)
+        with StopSignals() as stop, environment.pinned_blas_threads(session.blas_threads):
+            # non-finite values are caught and explained by the BatchGuard: numpy's warnings are noise
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                history = _fit(session, listener, stop)
+                metrics = final_metrics(experiment)
+            _stop_if_requested(stop, folder, finished=False)
+            wall = time.perf_counter() - started
+            summary = summary_document(experiment, history, metrics, wall, folder.path)
+            folder.write_final(config, experiment.network.state(), history.epochs, summary)
+            _stop_if_requested(stop, folder, finished=True)
+    except MemoryError:
+        error = _out_of_memory(experiment)
+        _after_failure(session, error, fresh)
+        raise error from None
     except BpcliError as error:
-        if fresh and not isinstance(error, TrainingStopped):
-            _remove_new_folders(folder, session.created)
+        _after_failure(session, error, fresh)
         raise
+    finally:
+        folder.unlock()
     return Run(folder, config, experiment.data.preprocess, experiment.network, summary)
 
 
-def _fit(session: Session, listener: Listener) -> History:
+def _fit(session: Session, listener: Listener, stop: StopSignals) -> History:
     """`fit` under stop signals, checkpointing as configured; a stop saves the last good state."""
     experiment, folder = session.experiment, session.folder
     observer = diagnostics_for(experiment, listener, folder, session.state)
     fingerprint = session.fingerprint
 
     def save_progress(good) -> None:
-        folder.write_progress(good, experiment.config, fingerprint)
-        if observer is not None:
-            folder.write_diagnostics(observer.rows)
+        rows = observer.rows if observer is not None else None
+        folder.write_progress(good, experiment.config, fingerprint, rows)
 
-    with StopSignals() as stop:
-        start = session.state.epoch if session.state is not None else 0
-        listener.begin(experiment, folder.path, start)
-        try:
-            with listener:
-                history = fit(
-                    experiment,
-                    listener.on_epoch,
-                    resume=session.state,
-                    on_checkpoint=save_progress,
-                    should_stop=stop.requested,
-                    observer=observer,
-                    on_batch=listener.on_batch,
-                )
-        except TrainingStopped as stopped:
-            _keep_last_good(folder, stopped, save_progress)
-            raise
-    if observer is not None:
-        folder.write_diagnostics(observer.rows)
+    start = session.state.epoch if session.state is not None else 0
+    listener.begin(experiment, folder.path, start)
+    try:
+        with listener:
+            history = fit(
+                experiment,
+                listener.on_epoch,
+                resume=session.state,
+                on_checkpoint=save_progress,
+                should_stop=stop.requested,
+                observer=observer,
+                on_batch=listener.on_batch,
+            )
+    except TrainingStopped as stopped:
+        _keep_last_good(folder, stopped, save_progress)
+        raise
     if history.stopped_early:
         listener.note(early_stop_note(experiment.config, history))
     return history
+
+
+def _stop_if_requested(stop: StopSignals, folder: RunFolder, finished: bool) -> None:
+    """A signal that came after the last epoch's check still stops the run with 130/143."""
+    if stop.requested() is None:
+        return
+    interrupted = TrainingInterrupted(stop.requested(), 0, 0)
+    name = signal.Signals(stop.requested()).name
+    command = f"bpcli train --resume {shlex.quote(str(folder.path))}"
+    if finished:
+        interrupted.message = f"interrupted by {name} as the run finished"
+        interrupted.hint = f"its files are complete: {folder.path}"
+    else:
+        interrupted.message = f"interrupted by {name} after the last epoch"
+        interrupted.hint = f"the final state is in {folder.checkpoint}\nresume with: {command}"
+    raise interrupted
+
+
+def _out_of_memory(experiment: Experiment) -> ConfigError:
+    network, training = experiment.network, experiment.config.training
+    return ConfigError(
+        f"out of memory while training a network of widths {network.widths} "
+        f"({network.parameter_count()} parameters) with training.batch_size {training.batch_size}",
+        "use fewer or narrower hidden layers, or a smaller batch_size",
+    )
+
+
+def _after_failure(session: Session, error: BpcliError, fresh: bool) -> None:
+    """A fresh run with no checkpoint yet is removed; otherwise the last good checkpoint stays."""
+    folder = session.folder
+    if isinstance(error, TrainingStopped):
+        return
+    if _exists_checkpoint(folder):
+        command = f"bpcli train --resume {shlex.quote(str(folder.path))}"
+        kept = f"the last good state is kept in {folder.checkpoint}; once fixed: {command}"
+        error.hint = f"{error.hint}\n{kept}" if error.hint else kept
+    elif fresh:
+        _remove_new_folders(folder, session.created)
+
+
+def _exists_checkpoint(folder: RunFolder) -> bool:
+    try:
+        return folder.checkpoint.is_file()
+    except OSError:
+        return False
 
 
 def early_stop_note(config: Config, history: History) -> str:
@@ -276,26 +362,8 @@ def summary_document(
         "parameters": network.parameter_count(),
         "metrics": metrics,
         "config_hash": config.digest(),
-        "versions": versions(),
+        "versions": environment.versions(),
     }
-
-
-def versions() -> dict:
-    return {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "blas": blas_name(),
-        "bpcli": __version__,
-    }
-
-
-def blas_name() -> str:
-    """The BLAS library numpy is linked against, as numpy reports it."""
-    try:
-        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        return f"{blas.get('name')} {blas.get('version')}".strip()
-    except Exception:  # numpy < 1.26 has no mode="dicts": the name is then unknown, not fatal
-        return "unknown"
 
 
 def _keep_last_good(folder: RunFolder, stopped: TrainingStopped, save_progress) -> None:
@@ -317,9 +385,15 @@ def _keep_last_good(folder: RunFolder, stopped: TrainingStopped, save_progress) 
 
 
 def _remove_new_folders(folder: RunFolder, created: tuple[Path, ...]) -> None:
-    """Undo the folders this session created, when training failed before its first epoch."""
-    folder.remove_files()
-    for path in created:  # innermost first; rmdir only removes empty folders
+    """Undo what a failed start made: the run's files (only while this session holds the lock, so
+    never another process's), the lock, then the folders it created, innermost first."""
+    try:
+        if folder.locked:
+            folder.remove_files()
+    except (OSError, BpcliError):
+        pass  # a read-only or damaged folder: leave it as it is
+    folder.unlock()
+    for path in created:  # rmdir only removes empty folders
         try:
             path.rmdir()
         except OSError:

@@ -95,7 +95,8 @@ def run(
     search = make_search(sweep.spec)
     prepare_data(sweep.base)  # a data problem stops the sweep before anything is written
     with make_backend(backend, workers, threads, address) as engine:  # so does a wrong --address
-        path = new_run_dir(sweep.base.output.dir, f"sweep-{sweep.spec.path.stem}", out, force)
+        name = f"sweep-{sweep.spec.path.stem}"
+        path, _ = new_run_dir(sweep.base.output.dir, name, out, force, SweepFolder)
         folder = SweepFolder(path).begin(to_yaml(sweep.spec))
         outcomes = {t.id: Outcome(t.id, "pending") for t in sweep.trials}
         jobs = [job(sweep, folder, t.id) for t in sweep.trials]

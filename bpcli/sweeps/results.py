@@ -49,7 +49,7 @@ def trial_row(trial: Trial, outcome: Outcome, run: str) -> dict:
         "seed": trial.seed,
         **folds,
         "status": outcome.status,
-        **{name: repr(value) for name, value in outcome.metrics.items()},
+        **{name: "" if v is None else repr(v) for name, v in outcome.metrics.items()},
         "seconds": f"{outcome.seconds:.3f}" if outcome.status in STATUSES[:3] else "",
         "run": run,
         "message": outcome.message,
@@ -104,7 +104,7 @@ def point_result(
 
 
 def spread(values: list[float]) -> dict:
-    """Mean and population std; None where a value is not finite (JSON has no NaN)."""
-    if not all(math.isfinite(v) for v in values):
+    """Mean and population std; None where a value is missing or not finite (JSON has no NaN)."""
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
         return {"mean": None, "std": None}
     return {"mean": statistics.fmean(values), "std": statistics.pstdev(values)}

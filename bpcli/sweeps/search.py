@@ -10,6 +10,7 @@ already proposed are told to a new study again, so later proposals differ from a
 
 from __future__ import annotations
 
+import math
 import statistics
 
 import yaml
@@ -109,4 +110,5 @@ def point_value(sweep: Plan, outcomes: dict[str, Outcome], point: int) -> tuple[
     if any(status != "done" for status in statuses):
         return True, None
     values = [outcomes[t.id].metrics[sweep.spec.metric] for t in trials]
-    return True, statistics.fmean(values)
+    finite = all(value is not None and math.isfinite(value) for value in values)
+    return True, statistics.fmean(values) if finite else None

@@ -14,7 +14,7 @@ from bpcli.core.losses import LOSSES, Loss
 from bpcli.core.network import MLP, layer_widths
 from bpcli.core.optimizers import OPTIMIZERS, Optimizer
 from bpcli.data.splits import Prepared, prepare
-from bpcli.errors import ConfigError
+from bpcli.errors import ConfigError, DataError
 
 
 @dataclass
@@ -50,7 +50,15 @@ def prepare_data(config: Config) -> Prepared:
     task = LOSSES[config.loss].task
     dtype = np.dtype(config.training.dtype)
     loss_given = "loss" in config.model_fields_set
-    return prepare(config.data, task, dtype, rng_data, rng_split, loss_given)
+    try:
+        return prepare(config.data, task, dtype, rng_data, rng_split, loss_given)
+    except MemoryError:
+        samples = getattr(config.data, "n_samples", None)
+        size = f" with data.n_samples={samples}" if samples else ""
+        raise DataError(
+            f"data.source {config.data.source}{size} does not fit in memory",
+            "use fewer samples, or a machine with more memory",
+        ) from None
 
 
 def build_network(config: Config, inputs: int, outputs: int, rng: np.random.Generator) -> MLP:

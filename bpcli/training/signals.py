@@ -3,12 +3,15 @@ boundary (then a checkpoint is written); a second one leaves at once, through `S
 
 A second signal is raised as an exception rather than killing the process, so every atomic write in
 flight removes its temporary file: files already on disk stay whole, none is left half-written.
+Outside training, every command runs under `terminate_raises`, so SIGTERM does the same there
+(`predict --output`, `plot`).
 """
 
 from __future__ import annotations
 
 import signal
 import threading
+from contextlib import contextmanager
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -48,3 +51,27 @@ class StopSignals:
         for sig, previous in self._previous.items():
             signal.signal(sig, previous)
         self._previous.clear()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM outside training: raised so that atomic writes in flight remove their temporary file
+    (exit 143)."""
+
+    exit_code = 128 + signal.SIGTERM
+
+
+@contextmanager
+def terminate_raises():
+    """While active (main thread only), SIGTERM raises `Terminated` instead of killing the process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum, frame):
+        raise Terminated(signum)
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
