@@ -170,6 +170,9 @@ def test_out_refuses_a_non_empty_folder_without_force(tmp_path):
     (tmp_path / "s" / "keep.txt").write_text("x")
     result = sweep_cli(spec, "--out", tmp_path / "s")
     assert result.exit_code == 2 and "use --force" in flat(result.output)
+    forced = sweep_cli(spec, "--out", tmp_path / "s", "--force")
+    assert forced.exit_code == 2 and "--force reuses only a sweep folder" in flat(forced.output)
+    assert (tmp_path / "s" / "keep.txt").read_text() == "x"
 
 
 # ---------------------------------------------------------------------------- the plan
