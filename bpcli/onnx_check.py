@@ -108,4 +108,4 @@ def _raw_rows(run) -> tuple[str, np.ndarray]:
     """The raw feature rows of the run's test split (else validation, else train) and its name."""
     data = run.splits()
     split = next(name for name in ("test", "validation", "train") if len(data.splits[name]))
-    return split, data.table.X[data.splits[split].rows]
+    return split, data.preprocess.restore(data.splits[split].X)

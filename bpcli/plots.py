@@ -184,7 +184,7 @@ def boundary_data(loaded) -> dict:
     """The run's own data (runs.data.rebuild): raw features and class indices per split."""
     data = loaded.splits()
     return {
-        name: (data.table.X[split.rows], _class_indices(split.Y, loaded.preprocess.task))
+        name: (data.preprocess.restore(split.X), _class_indices(split.Y, loaded.preprocess.task))
         for name, split in data.splits.items()
         if len(split)
     }

@@ -99,6 +99,7 @@ def test_numbers_of_one_batch_match_their_definitions():
     before = [layer.W.copy() for layer in network.layers]
     for layer in network.layers:  # a plain SGD step, lr 0.1
         layer.W -= 0.1 * layer.dW
+    observer.after_step(network)
     observer.end_epoch({"epoch": 1})
     first, output = observer.rows
     assert first["grad_norm"] == pytest.approx(grads[0])
@@ -188,11 +189,14 @@ def test_csv_round_trip_and_corrupt_file(tmp_path):
 
 class CountingObserver:
     def __init__(self):
-        self.batches, self.epochs, self.fresh = 0, [], True
+        self.batches, self.steps, self.epochs, self.fresh = 0, 0, [], True
 
     def after_backward(self, network):
         self.batches += 1
         self.fresh &= all(np.any(layer.dW) for layer in network.layers)
+
+    def after_step(self, network):
+        self.steps += 1
 
     def end_epoch(self, record):
         self.epochs.append(record["epoch"])

@@ -130,7 +130,7 @@ def test_float32_stays_float32_end_to_end(npz_data):
     arrays |= {f"{kind}{n}": a for kind in ("Z", "A") for n, a in enumerate(getattr(last, kind))}
     arrays |= experiment.optimizer.state
     arrays["X"] = split.X
-    arrays["batch"] = batches.X_buffer
+    arrays["batch"] = network.last_pass.inputs[0]
     arrays["forward"] = network.forward(split.X[:5])
     arrays["predict"] = network.predict(split.X)
     wrong = {name: a.dtype for name, a in arrays.items() if a.dtype != np.float32}
@@ -142,13 +142,38 @@ def test_a_full_data_train_split_shares_the_loaded_array(npz_data):
     assert np.shares_memory(data.splits["train"].X, data.table.X)
 
 
-def test_splits_with_validation_are_copies_of_their_rows(npz_data):
+def test_splits_are_index_views_of_the_table_standardised_in_place(npz_data):
     config = npz_config(npz_data)
-    config.data.validation_split = 0.2
+    config.data.validation_split, config.data.test_split = 0.2, 0.2
+    config.data.standardize = True
     data = setup(config).data
-    train = data.splits["train"]
-    assert not np.shares_memory(train.X, data.table.X)
-    np.testing.assert_array_equal(train.X, data.table.X[train.rows])
+    with np.load(npz_data) as raw:
+        X = raw["X"]
+    prep = data.preprocess
+    expected = (X - np.asarray(prep.mean, np.float32)) / np.asarray(prep.std, np.float32)
+    assert sorted(np.concatenate([s.rows for s in data.splits.values()])) == list(range(50))
+    for split in data.splits.values():
+        assert split.features is data.table.X  # one network-ready copy of the data, no other
+        np.testing.assert_array_equal(split.X, expected[split.rows])
+        np.testing.assert_array_equal(np.concatenate(list(split.chunks(3))), split.X)
+    np.testing.assert_allclose(prep.restore(data.table.X), X, rtol=1e-5, atol=1e-5)
+
+
+def test_the_data_fingerprint_still_hashes_each_splits_arrays_whole(npz_data):
+    # checkpoints written before splits became index views must still resume: same hash
+    import hashlib
+
+    from bpcli.runs.checkpoint import data_fingerprint
+
+    config = npz_config(npz_data)
+    config.data.validation_split, config.data.standardize = 0.3, True
+    experiment = setup(config)
+    digest = hashlib.sha256()
+    for name, split in sorted(experiment.data.splits.items()):
+        for array in (split.X, split.Y):
+            digest.update(f"{name}{array.shape}{array.dtype}".encode())
+            digest.update(np.ascontiguousarray(array).data)
+    assert data_fingerprint(experiment) == digest.hexdigest()[:16]
 
 
 def test_all_finite_finds_a_nan_in_the_last_chunk():

@@ -157,7 +157,8 @@ class CrossEntropy(Loss):
         if picked.min() >= np.finfo(Yhat.dtype).tiny:
             # −log ŷ_{i,y_i} equals logsumexp(z_i) − z_{i,y_i} to rounding while the softmax
             # output has not underflowed; reading it off Ŷ skips a second pass of exp over Z.
-            return -float(np.log(picked, out=picked).mean())
+            # (a sum over n rather than .mean(): numpy's mean costs ~10 µs of Python per batch)
+            return -float(np.add.reduce(np.log(picked, out=picked))) / len(picked)
         rows = self.row_index(len(Y))
         z_max = Z.max(axis=1)
         log_sum_exp = z_max + np.log(np.exp(Z - z_max[:, None]).sum(axis=1))

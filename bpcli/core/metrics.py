@@ -125,26 +125,28 @@ def accumulate(
     chunk_rows=4096,
     on_chunk=None,
     target_std=None,
+    rows: np.ndarray | None = None,
 ) -> MetricAccumulator:
-    """Run `network` over (X, Y) in chunks of rows, summing its metrics; `on_chunk(Y, Ŷ)`, if
-    given, sees every chunk's targets and outputs too (Ŷ is overwritten by the next chunk).
-    `target_std`: see MetricAccumulator."""
+    """Run `network` over (X, Y), or over (X[rows], Y) when `rows` is given, in chunks of rows,
+    summing its metrics; `on_chunk(Y, Ŷ)`, if given, sees every chunk's targets and outputs too (Ŷ
+    is overwritten by the next chunk). `target_std`: see MetricAccumulator."""
     accumulator = MetricAccumulator(task, loss, target_std)
-    for start in range(0, X.shape[0], chunk_rows):
+    for start in range(0, len(Y), chunk_rows):
         Y_chunk = Y[start : start + chunk_rows]
-        Yhat = network.forward(X[start : start + chunk_rows])
+        if rows is None:
+            Yhat = network.forward(X[start : start + chunk_rows])
+        else:
+            Yhat = network.forward(X, rows[start : start + chunk_rows])
         accumulator.update(Y_chunk, Yhat, network.loss(Y_chunk, loss))
         if on_chunk is not None:
             on_chunk(Y_chunk, Yhat)
     return accumulator
 
 
-def evaluate(
-    network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, chunk_rows=4096, target_std=None
-) -> dict:
-    """Loss and metrics of `network` on (X, Y), computed in chunks of rows (in the target's own
-    units when `target_std` is given, see MetricAccumulator)."""
-    return accumulate(network, X, Y, loss, task, chunk_rows, target_std=target_std).result()
+def evaluate(network, X: np.ndarray, Y: np.ndarray, loss: Loss, task: str, **options) -> dict:
+    """Loss and metrics of `network` on (X, Y), computed in chunks of rows; `options` are those of
+    `accumulate` (chunk_rows; target_std: in the target's own units; rows: on (X[rows], Y))."""
+    return accumulate(network, X, Y, loss, task, **options).result()
 
 
 @dataclass

@@ -5,6 +5,13 @@ weights only, not the biases); adamw decouples it: W ← W − α λ W before th
 Conventions follow PyTorch (momentum buffers accumulate g, not α g).
 Every update is in place: a product that needs a temporary goes into one scratch array shared by all
 parameters, so a step allocates nothing.
+
+`step` reads gradients that backward wrote. SGD and momentum also have a fused form, `fused_step`:
+backward hands each layer's gradient over as its factors (network.Gradient) and the update happens
+inside the gradient's GEMM through BLAS's β, so no gradient array is written or read back:
+    sgd:       P ← β·P − α·[A 1]ᵀ·dZ,  β = 1 − αλ on W, 1 on b        (one GEMM per block row)
+    momentum:  V ← μ·V + [A 1]ᵀ·dZ (GEMM), V_W += λ·W, P ← P − α·V (one axpy)
+The rounding differs from `step` (the sums are taken in another order), not the rule.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ import math
 
 import numpy as np
 
-from bpcli.core.network import Parameter
+from bpcli.core.blas import axpy
+from bpcli.core.network import Gradient, Layer, Parameter
 
 
 class Optimizer:
@@ -39,8 +47,21 @@ class Optimizer:
         for key, default in self.settings.items():
             setattr(self, key, settings.get(key, default))
         self.steps = 0
-        self.state: dict[str, np.ndarray] = {}
+        self.state = {}
         self._work: np.ndarray | None = None
+
+    fuses = False
+    """True when the optimizer has a fused form (`fused_step`)."""
+
+    @property
+    def state(self) -> dict[str, np.ndarray]:
+        """The slot arrays by name, e.g. velocity.W1 (what checkpoints save); assigning loads them."""
+        return self._state
+
+    @state.setter
+    def state(self, arrays: dict[str, np.ndarray]) -> None:
+        self._state = dict(arrays)
+        self._blocks: dict[str, np.ndarray] = {}
 
     def _scratch(self, p: Parameter) -> np.ndarray:
         """A work array shaped like `p`, reused for every parameter (updates run one at a time)."""
@@ -54,6 +75,33 @@ class Optimizer:
         if key not in self.state:
             self.state[key] = np.zeros_like(p.value)
         return self.state[key]
+
+    def _block(self, slot: str, layer: Layer) -> np.ndarray:
+        """A layer's `slot` as one P-shaped array; the named slots of its W and b are views of it."""
+        parts = (layer.weights, layer.bias)
+        key = f"{slot}.{layer.weights.name}"
+        block = self._blocks.get(key)
+        if block is None:
+            block = self._blocks[key] = np.zeros_like(layer.P)
+            for p, view in zip(parts, (block[:-1], block[-1]), strict=True):
+                name = f"{slot}.{p.name}"
+                if name in self.state:  # loaded from a checkpoint or made by `step`
+                    view[...] = self.state[name]
+                self.state[name] = view
+        return block
+
+    def fused_step(self, network, Y: np.ndarray, loss, lr: float) -> None:
+        """Backpropagate and update in one go: each layer is updated inside backward, from its
+        gradient's factors, as soon as the layers below no longer need its weights."""
+        self.steps += 1
+
+        def update(layer: Layer, gradient: Gradient) -> None:
+            self._fused_update(layer, gradient, lr)
+
+        network.backward(Y, loss, update)
+
+    def _fused_update(self, layer: Layer, gradient: Gradient, lr: float) -> None:
+        raise NotImplementedError(f"{self.name} has no fused form")
 
     def step(self, params: list[Parameter], lr: float) -> None:
         """One update of every parameter with learning rate `lr`."""
@@ -75,9 +123,14 @@ class SGD(Optimizer):
     rule = "θ ← θ − α g"
     rule_latex = r"\theta \leftarrow \theta - \alpha g"
 
+    fuses = True
+
     def _update(self, p, g, lr):
-        g *= lr
-        p.value -= g
+        axpy(-lr, g, p.value)
+
+    def _fused_update(self, layer, gradient, lr):
+        # (g + λW) folded into the GEMM: W ← (1 − αλ)·W − α·dW, b ← b − α·db
+        gradient.into(layer.P, -lr, 1.0 - lr * self.weight_decay, bias_beta=1.0)
 
 
 class Momentum(Optimizer):
@@ -87,11 +140,19 @@ class Momentum(Optimizer):
     slots = ("velocity",)
     settings = {"momentum": 0.9}
 
+    fuses = True
+
     def _update(self, p, g, lr):
         v = self._slot("velocity", p)
         v *= self.momentum
-        v += g
-        p.value -= np.multiply(v, lr, out=self._scratch(p))
+        axpy(1.0, g, v)
+        axpy(-lr, v, p.value)
+
+    def _fused_update(self, layer, gradient, lr):
+        V = gradient.into(self._block("velocity", layer), 1.0, self.momentum)
+        if self.weight_decay:
+            axpy(self.weight_decay, layer.W, V[:-1])
+        axpy(-lr, V, layer.P)
 
 
 class Nesterov(Optimizer):

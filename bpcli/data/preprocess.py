@@ -46,6 +46,12 @@ class Preprocess:
         converted /= np.asarray(self.std, dtype)
         return converted
 
+    def restore(self, X: np.ndarray) -> np.ndarray:
+        """Raw features (float64) from network-ready ones: X·std + mean (to rounding), or X."""
+        if self.mean is None:
+            return np.asarray(X, np.float64)
+        return X * np.asarray(self.std) + np.asarray(self.mean)
+
     def encode(self, y: np.ndarray, dtype, origin: str = "data") -> np.ndarray:
         """Targets as the loss wants them: class indices, a (n, 1) 0/1 column, or (n, k) floats."""
         if self.task == "regression":
@@ -142,7 +148,7 @@ def _check_labels(table: Table, loss_given: bool) -> None:
         )
 
 
-def column_statistics(X: np.ndarray, rows: np.ndarray, chunk_rows: int = 8192):
+def column_statistics(X: np.ndarray, rows: np.ndarray, chunk_rows: int = 2048):
     """Mean and standard deviation of each column of X[rows], in float64, a chunk of rows at a time
     (two passes; never a copy of all the rows)."""
     chunks = [rows[start : start + chunk_rows] for start in range(0, len(rows), chunk_rows)]

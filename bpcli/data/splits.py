@@ -1,8 +1,9 @@
 """Splits: a source's rows divided into train, validation and test, made network-ready.
 
-One seeded permutation decides the split (for k-fold cross-validation, a second one the folds); the
-split arrays are copies of the selected rows, preprocessed in place (the full-data train split of a
-config without held-out rows is not copied).
+One seeded permutation decides the split (for k-fold cross-validation, a second one the folds).
+The features are preprocessed once, in place, for every row of the table, and each split is an
+index view into them (its row numbers), not a copy: the data is held in memory once, whatever the
+splits.
 """
 
 from __future__ import annotations
@@ -19,18 +20,34 @@ from bpcli.errors import DataError
 
 @dataclass
 class Split:
-    """One split's network-ready arrays and its row indices in the source table."""
+    """One split: its row numbers in the shared, network-ready feature matrix, and its targets."""
 
-    X: np.ndarray
-    Y: np.ndarray
+    features: np.ndarray
+    """(N, d) network-ready features of every row of the source (shared by all splits)."""
     rows: np.ndarray
+    """(n,) this split's rows of `features` (and of the source table), ascending."""
+    Y: np.ndarray
+    """(n, …) the encoded targets of these rows."""
 
     def __len__(self) -> int:
         return len(self.rows)
 
+    @property
+    def X(self) -> np.ndarray:
+        """The split's features (n, d): `features` itself when the split is every row, else a copy."""
+        return self.features if len(self.rows) == len(self.features) else self.features[self.rows]
+
+    def chunks(self, chunk_rows: int = 4096):
+        """The split's features (n, d) as consecutive copies of at most `chunk_rows` rows."""
+        for start in range(0, len(self.rows), chunk_rows):
+            yield self.features[self.rows[start : start + chunk_rows]]
+
 
 @dataclass
 class Prepared:
+    """The splits, the fitted preprocessing and the source table as loaded, except that `table.X`
+    now holds the network-ready features (the splits' `features`): it was standardised in place."""
+
     splits: dict[str, Split]
     preprocess: Preprocess
     table: Table
@@ -61,15 +78,11 @@ def fold_rows(rows: dict[str, np.ndarray], folds: int, fold: int, rng) -> dict[s
     return {"train": np.sort(train), "validation": np.sort(parts[fold]), "test": rows["test"]}
 
 
-def _take_rows(array: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """array[index]; the array itself when the split is every row (split_rows sorts), not a copy."""
-    return array if len(index) == len(array) else array[index]
-
-
 def prepare(
     data_config, task: str, dtype, rng_data, rng_split, loss_given: bool = True
 ) -> Prepared:
-    """Load the configured data, split it, fit the preprocessing and build network-ready splits.
+    """Load the configured data, split it, fit the preprocessing on the training rows, make every
+    row network-ready in place and give each split its row numbers.
     `loss_given`: the config names its loss (see preprocess.fit_preprocess)."""
     table = load_table(
         data_config.source, data_config.target_column(), rng_data, generator_options(data_config)
@@ -85,12 +98,9 @@ def prepare(
         bool(data_config.standardize_target),
         loss_given,
     )
+    table.X = prep.transform(table.X, dtype, owned=True)
     splits = {
-        name: Split(
-            prep.transform(_take_rows(table.X, index), dtype, owned=len(index) < len(table.X)),
-            prep.encode(_take_rows(table.y, index), dtype),
-            index,
-        )
+        name: Split(table.X, index, prep.encode(table.y[index], dtype))
         for name, index in rows.items()
     }
     return Prepared(splits, prep, table)

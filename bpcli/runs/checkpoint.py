@@ -34,12 +34,16 @@ WHEN_WRITTEN = (
 
 
 def data_fingerprint(experiment) -> str:
-    """A hash of every split's network-ready arrays: resuming on changed data is refused."""
+    """A hash of every split's network-ready arrays (X and Y; X read a chunk of rows at a time):
+    resuming on changed data is refused."""
     digest = hashlib.sha256()
     for name, split in sorted(experiment.data.splits.items()):
-        for array in (split.X, split.Y):
-            digest.update(f"{name}{array.shape}{array.dtype}".encode())
-            digest.update(np.ascontiguousarray(array).data)
+        shape, dtype = (len(split), split.features.shape[1]), split.features.dtype
+        digest.update(f"{name}{shape}{dtype}".encode())
+        for chunk in split.chunks():
+            digest.update(np.ascontiguousarray(chunk).data)
+        digest.update(f"{name}{split.Y.shape}{split.Y.dtype}".encode())
+        digest.update(np.ascontiguousarray(split.Y).data)
     return digest.hexdigest()[:16]
 
 

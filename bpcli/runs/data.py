@@ -65,10 +65,7 @@ def run_split(loaded, split: str) -> Labelled:
             else f"the run {loaded.path} has no train rows",
             "evaluate another split (--split) or other data (--data)",
         )
-    dtype = loaded.network.dtype
-    prep, table = loaded.preprocess, data.table
-    X = prep.transform(table.X[rows], dtype)
-    return Labelled(X, prep.encode(table.y[rows], dtype, table.origin), f"{split} split")
+    return Labelled(data.splits[split].X, data.splits[split].Y, f"{split} split")
 
 
 def _check_same_data(loaded, fresh: Preprocess) -> None:

@@ -1,5 +1,5 @@
-"""What a run's numbers depend on besides its config and seed: the versions of Python, NumPy and bpcli,
-the BLAS library and its thread count. The run summary and the checkpoint record them.
+"""What a run's numbers depend on besides its config and seed: the versions of Python, NumPy, SciPy and
+bpcli, the BLAS library and its thread count. The run summary and the checkpoint record them.
 
 Bitwise reproducibility holds for the same versions, BLAS library and BLAS thread count: a matrix
 product split over another number of threads adds its terms in another order, so 1 and 2 threads
@@ -16,6 +16,7 @@ import platform
 from contextlib import contextmanager
 
 import numpy as np
+import scipy
 
 from bpcli import __version__
 
@@ -28,10 +29,12 @@ THREAD_VARIABLES = (
 
 
 def versions() -> dict:
-    """Python, NumPy, BLAS (name, version and thread count) and bpcli, as the run summary records them."""
+    """Python, NumPy, SciPy, BLAS (name, version and thread count) and bpcli, as the run summary
+    records them."""
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
+        "scipy": scipy.__version__,
         "blas": blas_name(),
         "blas_threads": blas_threads(),
         "bpcli": __version__,
@@ -39,11 +42,11 @@ def versions() -> dict:
 
 
 def blas_name() -> str:
-    """The BLAS library numpy is linked against, as numpy reports it."""
+    """The BLAS library that computes the network's products: SciPy's (see core/blas.py)."""
     try:
-        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas = scipy.show_config(mode="dicts")["Build Dependencies"]["blas"]
         return f"{blas.get('name')} {blas.get('version')}".strip()
-    except Exception:  # numpy < 1.26 has no mode="dicts": the name is then unknown, not fatal
+    except Exception:  # older SciPy has no mode="dicts": the name is then unknown, not fatal
         return "unknown"
 
 

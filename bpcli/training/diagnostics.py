@@ -1,8 +1,10 @@
 r"""Backward-pass diagnostics: per epoch and layer, gradient norms, update ratios, dead and saturated units.
 
-`Diagnostics` observes `fit`: after every backward pass it folds the batch into running sums (a few
-cheap NumPy reductions per layer); at the end of each epoch it closes one row per layer, checks the
-rows for vanishing or exploding gradients and dead ReLUs, and reports each problem once, with a hint.
+`Diagnostics` observes `fit`: after the backward pass of each sampled batch (the first of the epoch,
+then evenly spaced, at least 8 per epoch; every batch of a short epoch; see loop.train_epoch) it
+folds the batch into running sums (a few cheap NumPy reductions per layer); at the end of each epoch
+it closes one row per layer, checks the rows for vanishing or exploding gradients and dead ReLUs,
+and reports each problem once, with a hint.
 The run folder saves the rows; `alerts` re-derives the warnings from them.
 """
 
@@ -13,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from bpcli.core.blas import dot
 
 COLUMNS = (
     "epoch",
@@ -57,7 +61,7 @@ def epoch_alerts(rows: list[dict], first_norms: dict[int, float]) -> list[Alert]
     r"""Problems in one epoch's rows, judged against each layer's first-epoch gradient norm.
 
     vanishing: ‖∇W‖ < 1e-6 · ‖∇W‖₁;  exploding: ‖∇W‖ > 1e4 · ‖∇W‖₁ or not finite;
-    dead ReLUs: more than half of a hidden layer's units never active during the epoch.
+    dead ReLUs: more than half of a hidden layer's units never active in the epoch's sampled batches.
     """
     alerts = []
     for row in rows:
@@ -122,11 +126,11 @@ class Diagnostics:
         self.ratios: list[float] | None = None
 
     def after_backward(self, network) -> None:
-        """Fold one batch in: called after `backward` (gradients fresh) and before the optimizer step."""
+        """Fold a sampled batch in: called after `backward` (gradients fresh), before the step."""
         self.batches += 1
         layers, Z = network.layers, network.last_pass.Z
         for i, layer in enumerate(layers):
-            self.grad_sq[i] += float(np.vdot(layer.dW, layer.dW))
+            self.grad_sq[i] += dot(layer.dW, layer.dW)
         for i in self.pending:
             active = np.logical_or(self.active[i], (Z[i] > 0).any(axis=0), out=self.active[i])
             if active.all():  # nothing left to learn about this layer until the next epoch
@@ -138,7 +142,10 @@ class Diagnostics:
         if self.batches == 1:
             for snapshot, layer in zip(self.snapshots, layers, strict=True):
                 np.copyto(snapshot, layer.W)
-        elif self.batches == 2:
+
+    def after_step(self, network) -> None:
+        """Called after the optimizer step of a sampled batch: measures the epoch's first step."""
+        if self.ratios is None:
             self._measure_update()
 
     def _measure_update(self) -> None:
@@ -148,17 +155,15 @@ class Diagnostics:
             over="ignore", invalid="ignore"
         ):  # a diverging run is reported, not warned
             for snapshot, layer in zip(self.snapshots, self.network.layers, strict=True):
-                before = math.sqrt(float(np.vdot(snapshot, snapshot)))
+                before = math.sqrt(dot(snapshot, snapshot))
                 np.subtract(layer.W, snapshot, out=snapshot)
-                step = math.sqrt(float(np.vdot(snapshot, snapshot)))
+                step = math.sqrt(dot(snapshot, snapshot))
                 self.ratios.append(step / before if before > 0 else math.nan)
 
     def end_epoch(self, record: dict) -> None:
         """Close the epoch: one row per layer, then warn about problems not reported before."""
         if self.batches == 0:
             return
-        if self.ratios is None:
-            self._measure_update()
         rows = [self._row(record["epoch"], i) for i in range(len(self.network.layers))]
         if not self.first_norms:
             self.first_norms = {row["layer"]: row["grad_norm"] for row in rows}
@@ -179,7 +184,7 @@ class Diagnostics:
             "activation": layer.activation.name,
             "units": layer.W.shape[1],
             "grad_norm": math.sqrt(self.grad_sq[i] / self.batches),
-            "update_ratio": self.ratios[i],
+            "update_ratio": self.ratios[i] if self.ratios else math.nan,  # nan: no step seen
             "dead_fraction": None,
             "saturated_fraction": None,
         }

@@ -93,7 +93,7 @@ def setup(config: Config) -> Experiment:
     _, _, rng_init, rng_shuffle = seeded_generators(config.seed)
     data = prepare_data(config)
     network = build_network(
-        config, data.splits["train"].X.shape[1], data.preprocess.outputs, rng_init
+        config, data.splits["train"].features.shape[1], data.preprocess.outputs, rng_init
     )
     if config.model.init_from:
         weights.load_into(network, config.model.init_from)

@@ -1,10 +1,13 @@
 r"""What stops training early and safely: divergence (non-finite loss, gradient or weight), stop requests
 (Ctrl-C, SIGTERM) at batch boundaries, and global-norm gradient clipping.
 
-`BatchGuard` runs once per batch between backward and the optimizer step. Without clipping it reads the
-batch loss and the small bias gradients db_l = Σ_rows dZ_l, where any NaN or inf of a backward pass
-shows up; with clipping it computes the global norm ||g||² = Σ_l ||dW_l||² + ||db_l||². The weights
-are scanned at epoch ends and when something already went non-finite.
+`BatchGuard` checks every batch's loss before its step: a non-finite activation reaches the loss, and
+so does, one batch later, a non-finite weight. Batches whose gradients are written out (the loop's
+sampled batches, every batch when clipping; see loop.train_epoch) are also checked between backward
+and the optimizer step: without clipping through the small bias gradients db_l = Σ_rows dZ_l, where
+any NaN or inf of a backward pass shows up; with clipping through the global norm
+||g||² = Σ_l ||dW_l||² + ||db_l||². The weights are scanned at epoch ends and when something already
+went non-finite.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from bpcli.core.blas import dot
 from bpcli.core.network import MLP, Parameter
 from bpcli.errors import BpcliError, Interrupted
 
@@ -60,8 +64,7 @@ def squared_norm(arrays) -> float:
     total = 0.0
     with np.errstate(over="ignore", invalid="ignore"):
         for a in arrays:
-            flat = a.reshape(-1)
-            total += float(np.dot(flat, flat))
+            total += dot(a, a)
     if math.isinf(total) and all(np.isfinite(a).all() for a in arrays):
         # float32 dot products overflow past ~1.8e19 per element; recount in float64
         total = sum(float(np.sum(np.square(a, dtype=np.float64))) for a in arrays)
@@ -69,7 +72,8 @@ def squared_norm(arrays) -> float:
 
 
 class BatchGuard:
-    """Called as guard(batch_loss, params) after backward: stop requests, divergence, clipping."""
+    """Stop requests, divergence and clipping: `check_loss` for every batch, `check_gradients` for
+    those whose gradients are written out; guard(batch_loss, params) does both."""
 
     def __init__(
         self,
@@ -97,18 +101,26 @@ class BatchGuard:
             raise TrainingInterrupted(signum, self.epoch, self.batch)
 
     def __call__(self, batch_loss: float, params: list[Parameter]) -> None:
+        self.check_loss(batch_loss)
+        self.check_gradients(params)
+
+    def check_loss(self, batch_loss: float) -> None:
+        """A new batch: stop if asked to, or if its loss is not finite."""
         self.batch += 1
         self.check_stop()
+        if not math.isfinite(batch_loss):
+            self.diverged(f"the loss is {batch_loss}")
+
+    def check_gradients(self, params: list[Parameter]) -> None:
+        """The batch's gradients, written by backward: stop if one is not finite; clip them."""
         if self.clip_norm is None:
-            # Cheap and sufficient: NaN or inf anywhere in dZ_l reaches db_l = Σ_rows dZ_l, and a
-            # non-finite activation reaches the loss; only clipping needs the norm of every dW_l.
+            # Cheap and sufficient: NaN or inf anywhere in dZ_l reaches db_l = Σ_rows dZ_l;
+            # only clipping needs the norm of every dW_l.
             norm_sq = squared_norm([layer.db for layer in self.network.layers])
         else:
             norm_sq = squared_norm([p.grad for p in params])
-        if not (math.isfinite(batch_loss) and math.isfinite(norm_sq)):
-            finite_loss = math.isfinite(batch_loss)
-            what = "a gradient is non-finite" if finite_loss else f"the loss is {batch_loss}"
-            self.diverged(what)
+        if not math.isfinite(norm_sq):
+            self.diverged("a gradient is non-finite")
         if self.clip_norm is not None:
             norm = math.sqrt(norm_sq)
             if norm > self.clip_norm:

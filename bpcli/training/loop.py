@@ -5,6 +5,7 @@ It reports each epoch through a callback and never prints; the caller decides wh
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,12 +79,12 @@ def learning_rate(config: Config, epoch: int) -> float:
 
 
 class BatchLoader:
-    """Mini-batches of a split: shuffled row indices gathered into reused buffers (no data copies)."""
+    """Mini-batches of a split as (features, rows, Y): the network gathers features[rows] itself,
+    straight into its input buffer; Y is gathered into a reused buffer (no data copies)."""
 
     def __init__(self, split: Split, batch_size: int, shuffle: bool, rng: np.random.Generator):
         self.split, self.batch_size, self.shuffle, self.rng = split, batch_size, shuffle, rng
         rows = min(batch_size, len(split))
-        self.X_buffer = np.empty((rows, *split.X.shape[1:]), split.X.dtype)
         self.Y_buffer = np.empty((rows, *split.Y.shape[1:]), split.Y.dtype)
 
     def __len__(self) -> int:
@@ -91,19 +92,27 @@ class BatchLoader:
         return -(-len(self.split) // self.batch_size)
 
     def __iter__(self):
-        X, Y, n = self.split.X, self.split.Y, len(self.split)
+        split, n = self.split, len(self.split)
         order = self.rng.permutation(n) if self.shuffle else None
         for start in range(0, n, self.batch_size):
             stop = min(start + self.batch_size, n)
             if order is None:
-                yield X[start:stop], Y[start:stop]
+                yield split.features, split.rows[start:stop], split.Y[start:stop]
                 continue
-            rows = order[start:stop]
-            yield (
-                # mode="clip" (the rows are valid) lets numpy write straight into the buffer
-                np.take(X, rows, axis=0, out=self.X_buffer[: stop - start], mode="clip"),
-                np.take(Y, rows, axis=0, out=self.Y_buffer[: stop - start], mode="clip"),
-            )
+            picked = order[start:stop]
+            # mode="clip" (the rows are valid) lets numpy write straight into the buffer
+            Y = np.take(split.Y, picked, axis=0, out=self.Y_buffer[: stop - start], mode="clip")
+            yield split.features, split.rows[picked], Y
+
+
+GRADIENT_SAMPLES = 8
+"""Batches per epoch (at least) that take the plain step, so that their gradients can be inspected."""
+
+
+def sampled(index: int, batches: int) -> bool:
+    """Whether the 0-based batch `index` of an epoch of `batches` is sampled: the first, then every
+    (batches // GRADIENT_SAMPLES)-th; every batch of a short epoch."""
+    return index % max(1, batches // GRADIENT_SAMPLES) == 0
 
 
 def train_epoch(
@@ -116,25 +125,37 @@ def train_epoch(
 ) -> dict:
     """One pass over the training split; returns the running train metrics of the epoch.
 
-    `guard(batch_loss, params)`, if given, runs before each optimizer step (see guard.BatchGuard).
-    An `observer` (e.g. training.diagnostics.Diagnostics) sees each batch's fresh gradients through
-    `observer.after_backward(network)`, called between the backward pass and the optimizer step.
-    `on_batch(done, total)`, if given, follows each step (a live display; it must be cheap).
+    Most batches take the optimizer's fused step (Optimizer.fused_step: each layer is updated inside
+    backward, no gradient array is written). The sampled ones (`sampled`), every batch when the
+    gradients are clipped, every batch of an optimizer without a fused form, and a batch whose loss
+    is not finite take the plain step: backward writes dW_l, db_l; `observer.after_backward(network)`
+    sees them; the guard checks them (and clips, see guard.BatchGuard); `optimizer.step` applies
+    them; `observer.after_step(network)` sees the new weights. Both steps follow the same rule; they
+    round differently. `on_batch(done, total)`, if given, follows each step (a live display; it
+    must be cheap).
     """
     network, loss, optimizer = experiment.network, experiment.loss, experiment.optimizer
     params = network.parameters()
     accumulator = MetricAccumulator(experiment.task, loss, experiment.target_std)
     total = len(batches)
-    for done, (X_batch, Y_batch) in enumerate(batches, start=1):
-        Yhat = network.forward(X_batch)
+    always_plain = not optimizer.fuses or (guard is not None and guard.clip_norm is not None)
+    for done, (features, rows, Y_batch) in enumerate(batches, start=1):
+        Yhat = network.forward(features, rows)
         batch_loss = network.loss(Y_batch, loss)
         accumulator.update(Y_batch, Yhat, batch_loss)
-        network.backward(Y_batch, loss)
-        if observer is not None:
-            observer.after_backward(network)
-        if guard is not None:
-            guard(batch_loss, params)
-        optimizer.step(params, lr)
+        if always_plain or sampled(done - 1, total) or not math.isfinite(batch_loss):
+            network.backward(Y_batch, loss)
+            if observer is not None:
+                observer.after_backward(network)
+            if guard is not None:
+                guard(batch_loss, params)
+            optimizer.step(params, lr)
+            if observer is not None:
+                observer.after_step(network)
+        else:
+            if guard is not None:
+                guard.check_loss(batch_loss)
+            optimizer.fused_step(network, Y_batch, loss, lr)
         if on_batch is not None:
             on_batch(done, total)
     return accumulator.result()
@@ -220,7 +241,8 @@ def fit(
     on_checkpoint(state): called every training.checkpoint_every epochs and after the last epoch.
     should_stop(): polled at batch boundaries; a signal number stops training (TrainingInterrupted).
     A stop (interrupt or divergence) carries the last good state, at the last epoch end, as `.state`.
-    observer: gets `after_backward(network)` per batch and `end_epoch(record)` per epoch.
+    observer: gets `after_backward(network)` and `after_step(network)` on the sampled batches (see
+    train_epoch) and `end_epoch(record)` per epoch.
     on_batch(done, total): called after each optimizer step (cheap: a live display throttles itself).
     """
     config, network = experiment.config, experiment.network
@@ -271,14 +293,16 @@ def fit(
 
 
 def split_metrics(experiment: Experiment, split: Split) -> dict[str, float]:
-    """Loss and metrics of the network on one split (regression: in the target's own units)."""
+    """Loss and metrics of the network on one split, its rows gathered chunk by chunk (no copy)
+    (regression: in the target's own units)."""
     return evaluate(
         experiment.network,
-        split.X,
+        split.features,
         split.Y,
         experiment.loss,
         experiment.task,
         target_std=experiment.target_std,
+        rows=split.rows,
     )
 
 
