@@ -1,8 +1,9 @@
 """Splits: a source's rows divided into train, validation and test, made network-ready.
 
-One seeded permutation decides the split. The features are preprocessed once, in place, for every
-row of the table, and each split is an index view into them (its row numbers), not a copy: the data
-is held in memory once, whatever the splits.
+One seeded permutation decides the split (for k-fold cross-validation, a second one the folds).
+The features are preprocessed once, in place, for every row of the table, and each split is an
+index view into them (its row numbers), not a copy: the data is held in memory once, whatever the
+splits.
 """
 
 from __future__ import annotations
@@ -65,6 +66,18 @@ def split_rows(n: int, validation: float, test: float, rng) -> dict[str, np.ndar
     }
 
 
+def fold_rows(rows: dict[str, np.ndarray], folds: int, fold: int, rng) -> dict[str, np.ndarray]:
+    """k-fold cross-validation: the train and validation rows pooled, shuffled and cut into `folds`
+    near-equal folds (numpy.array_split); fold `fold` validates, the others train. The same `rng`
+    state gives the same folds, so the k runs of one seed see disjoint validation folds."""
+    pool = np.sort(np.concatenate([rows["train"], rows["validation"]]))
+    if len(pool) < folds:
+        raise DataError(f"only {len(pool)} rows outside the test split: too few for {folds} folds")
+    parts = np.array_split(rng.permutation(pool), folds)
+    train = np.concatenate([part for index, part in enumerate(parts) if index != fold])
+    return {"train": np.sort(train), "validation": np.sort(parts[fold]), "test": rows["test"]}
+
+
 def prepare(
     data_config, task: str, dtype, rng_data, rng_split, loss_given: bool = True
 ) -> Prepared:
@@ -75,6 +88,8 @@ def prepare(
         data_config.source, data_config.target_column(), rng_data, generator_options(data_config)
     )
     rows = split_rows(len(table.y), data_config.validation_split, data_config.test_split, rng_split)
+    if data_config.folds:
+        rows = fold_rows(rows, data_config.folds, data_config.fold, rng_split)
     prep = fit_preprocess(
         table,
         task,
