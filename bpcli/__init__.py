@@ -1,10 +1,11 @@
 """bpcli: train multilayer perceptrons from YAML with hand-written NumPy backpropagation.
 
 The public Python API (bpcli/api.py): `bpcli.train`, `bpcli.resume`, `bpcli.load`, `bpcli.Run`,
-`bpcli.validate`, `bpcli.gradcheck`, `bpcli.explain`, `bpcli.export`, `bpcli.load_config`. They are
-imported on first use, so that `import bpcli` (and `bpcli --version`) stays fast. Imports are deferred
-in three places only: here, in the command modules (bpcli/commands/), and for optional extras
-(matplotlib in plots.py, onnx and onnxruntime in onnx_export.py).
+`bpcli.validate`, `bpcli.gradcheck`, `bpcli.explain`, `bpcli.export`, `bpcli.sweep`,
+`bpcli.list_runs`, `bpcli.load_config`. They are imported on first use, so that `import bpcli` (and
+`bpcli --version`) stays fast. Imports are deferred in three places only: here, in the command
+modules (bpcli/commands/), and for optional extras (matplotlib in plots.py, onnx and onnxruntime in
+onnx_export.py, ray in sweeps/backends.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ _API = {
     "predict_csv": "bpcli.api",
     "plot_curves": "bpcli.api",
     "plot_boundary": "bpcli.api",
+    "plot_sweep": "bpcli.api",
+    "sweep": "bpcli.api",
+    "resume_sweep": "bpcli.api",
+    "list_runs": "bpcli.api",
     "Listener": "bpcli.api",
     "load_config": "bpcli.config",
 }

@@ -6,6 +6,8 @@
     run.evaluate("test").metrics        # {'loss': …, 'accuracy': …, …}
     run = bpcli.load("runs/iris")       # a saved run (bpcli.Run.load)
     bpcli.gradcheck("configs/iris.yaml").passed
+    sweep = bpcli.sweep("configs/sweeps/iris.yaml", workers=2)  # sweep.summary["best"]
+    bpcli.list_runs("runs", sort="val_accuracy")          # every run under runs/, best first
 
 Errors are `bpcli.errors.BpcliError`s with a message and a hint, as the CLI shows them.
 """
@@ -25,27 +27,38 @@ from bpcli.explanation import Explanation, explain_path
 from bpcli.onnx_check import require_onnxruntime
 from bpcli.onnx_export import Exported, export_run, require_onnx
 from bpcli.runs import session
-from bpcli.runs.folder import CURVES
+from bpcli.runs.folder import CURVES, SweepFolder
+from bpcli.runs.listing import list_runs
 from bpcli.runs.predict import feature_chunks, target_position, write_predictions
 from bpcli.runs.report import build_report
 from bpcli.runs.resolve import config_or_run
 from bpcli.runs.run import Run
 from bpcli.runs.session import Listener
+from bpcli.sweeps import driver
+from bpcli.sweeps.driver import SweepInterrupted, SweepListener, SweepResult
 from bpcli.training.experiment import Experiment, setup
 
 __all__ = [
     "GradcheckResult",
     "Listener",
     "Run",
+    "SweepInterrupted",
+    "SweepListener",
+    "SweepResult",
     "explain",
     "export",
     "gradcheck",
     "inspect",
+    "is_sweep",
+    "list_runs",
     "load",
     "plot_boundary",
     "plot_curves",
+    "plot_sweep",
     "predict_csv",
     "resume",
+    "resume_sweep",
+    "sweep",
     "train",
     "validate",
 ]
@@ -221,3 +234,54 @@ def plot_boundary(run: Run, out: str | Path) -> Path:
     from bpcli.plots import decision_boundary
 
     return decision_boundary(run, Path(out))
+
+
+def sweep(
+    spec: str | Path,
+    *,
+    out: str | Path | None = None,
+    force: bool = False,
+    backend: str = "local",
+    workers: int | None = None,
+    threads: int | None = None,
+    address: str | None = None,
+    listener: SweepListener | None = None,
+) -> SweepResult:
+    """Run every trial of a sweep spec (see docs/sweeps.md) into a sweep folder.
+
+    `backend` 'local': `workers` processes (default: the cores) with `threads` BLAS threads each
+    (default: cores // workers); 'ray': one task of `threads` CPUs (default 1) per trial on the Ray
+    cluster at `address` ('auto', HOST:PORT; default: a local Ray instance), at most `workers` at a
+    time when given. `out`: the sweep folder (default <output.dir>/sweep-<spec name>-<time>).
+    """
+    options = {"backend": backend, "workers": workers, "threads": threads, "address": address}
+    return driver.run(spec, out=out, force=force, listener=listener, **options)
+
+
+def resume_sweep(
+    sweep_dir: str | Path,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    threads: int | None = None,
+    address: str | None = None,
+    listener: SweepListener | None = None,
+) -> SweepResult:
+    """Run what an interrupted sweep is missing (options as for `sweep`)."""
+    options = {"backend": backend, "workers": workers, "threads": threads, "address": address}
+    return driver.resume(sweep_dir, listener=listener, **options)
+
+
+def is_sweep(path: str | Path) -> bool:
+    """Whether `path` is a sweep folder (written by `sweep`)."""
+    return SweepFolder.holds(path)
+
+
+def plot_sweep(
+    sweep_dir: str | Path, metric: str | None = None, out: str | Path | None = None
+) -> Path:
+    """The metric (default: the sweep's) against each swept parameter, mean ± std over seeds and
+    folds; needs bpcli[plot]."""
+    from bpcli.plots import sweep_panels
+
+    return sweep_panels(Path(sweep_dir), metric, Path(out) if out else None)

@@ -183,6 +183,14 @@ class DataConfig(Section):
             raise ValueError("give either data.features or data.drop, not both")
         return drop
 
+    @model_validator(mode="after")
+    def _fold_of_folds(self):
+        if (self.folds is None) != (self.fold is None):
+            raise ValueError("data.folds and data.fold go together: give both or neither")
+        if self.folds is not None and self.fold >= self.folds:
+            raise ValueError(f"data.fold must be below data.folds ({self.folds}), got {self.fold}")
+        return self
+
     def target_column(self) -> str | int | None:
         """The target column of a file source; None for generators (they have no columns)."""
         return getattr(self, "target", None)
@@ -200,6 +208,19 @@ _SPLITTING = {
     "standardize": (
         bool,
         Field(True, description="z-score features with training-split statistics"),
+    ),
+    "folds": (
+        int | None,
+        Field(
+            None,
+            ge=2,
+            description="k-fold cross-validation: the rows outside the test split in this many "
+            "folds; fold `data.fold` is the validation split (validation_split is then not used)",
+        ),
+    ),
+    "fold": (
+        int | None,
+        Field(None, ge=0, description="with data.folds: which fold (0-based) validates"),
     ),
     "standardize_target": (
         bool | None,
@@ -653,6 +674,17 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
     return f"{problem} (line {mark.line + 1})" if mark else problem
 
 
+def value_text(value) -> str:
+    """`value` as one line of YAML (flow style) that reads back as exactly `value`."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=10**9)
+    return text.removesuffix("\n").removesuffix("\n...")
+
+
+def override_text(key_path: str, value) -> str:
+    """The `key.path=value` assignment that `apply_override` reads back as exactly `value`."""
+    return f"{key_path}={value_text(value)}"
+
+
 def override_keys(assignment: str) -> list[str]:
     """The key path of one `key.path=value` override, e.g. ['optimizer', 'lr']."""
     key_path, sep, _ = assignment.partition("=")
@@ -797,17 +829,23 @@ def _untagged(loc: tuple) -> tuple[tuple, dict[tuple, str]]:
     return tuple(path), chosen
 
 
-def _section_model(path: tuple, chosen: dict) -> type[BaseModel] | None:
-    """The model of the section at `path` (the chosen variant for data, optimizer and schedule)."""
-    model: Any = Config
+def _fields(model: type[BaseModel]) -> dict:
+    """A model's fields by the key written in YAML (the alias where a field has one)."""
+    return {field.alias or name: field for name, field in model.model_fields.items()}
+
+
+def _section_model(path: tuple, chosen: dict, root: Any = None) -> type[BaseModel] | None:
+    """The model of the section at `path` of `root` (default Config; the chosen variant for data,
+    optimizer and schedule)."""
+    model: Any = root or Config
     for depth, key in enumerate(path):
-        if isinstance(key, int) or key not in model.model_fields:
+        if isinstance(key, int) or key not in _fields(model):
             return None
         if key in UNIONS:
             model = UNIONS[key].get(chosen.get(path[: depth + 1]))
             continue
-        candidates = getattr(model.model_fields[key].annotation, "__args__", ())
-        candidates = candidates or (model.model_fields[key].annotation,)
+        annotation = _fields(model)[key].annotation
+        candidates = getattr(annotation, "__args__", ()) or (annotation,)
         model = next(
             (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
         )
@@ -816,16 +854,28 @@ def _section_model(path: tuple, chosen: dict) -> type[BaseModel] | None:
     return model
 
 
+def config_keys(path: tuple) -> list[str] | None:
+    """The keys a config section accepts at `path` (for data, optimizer and schedule: the keys of
+    any of their variants); None when `path` is not a section."""
+    if not path:
+        return list(_fields(Config))
+    if path in (("data",), ("optimizer",), ("optimizer", "schedule")):
+        variants = UNIONS[path[-1]].values()
+        return list(dict.fromkeys(key for model in variants for key in _fields(model)))
+    model = _section_model(path, {})
+    return list(_fields(model)) if model else None
+
+
 def _variant_name(section: str, tag: str) -> str:
     if section == "data":
         return "a file source" if tag == FILE_SOURCE else f"the '{tag}' generator"
     return f"the {tag} schedule" if section == "schedule" else tag
 
 
-def _unknown_key(path: tuple, chosen: dict) -> str:
+def _unknown_key(path: tuple, chosen: dict, root: Any) -> str:
     """Why a key is not accepted here, and what is."""
-    section = _section_model(path[:-1], chosen)
-    allowed = list(section.model_fields) if section else []
+    section = _section_model(path[:-1], chosen, root)
+    allowed = list(_fields(section)) if section else []
     key, parent = str(path[-1]), path[-2] if len(path) > 1 else None
     if parent in UNIONS and (path[:-1] in chosen):
         tag = chosen[path[:-1]]
@@ -839,17 +889,17 @@ def _unknown_key(path: tuple, chosen: dict) -> str:
     return f"unknown key - {suggestion}allowed: {', '.join(allowed)}"
 
 
-def _locate(loc: tuple, locations: dict) -> str | None:
+def locate(loc: tuple, locations: dict) -> str | None:
     """Where the innermost known key of `loc` was written: 'file, line N' or '--set'."""
     return next((locations[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in locations), None)
 
 
-def _describe(error: dict, locations: dict) -> str:
+def _describe(error: dict, locations: dict, root: Any) -> str:
     path, chosen = _untagged(error["loc"])
     message = error["msg"].removeprefix("Value error, ")
     kind = error["type"]
     if kind == "extra_forbidden":
-        message = _unknown_key(path, chosen)
+        message = _unknown_key(path, chosen, root)
     elif kind == "missing":
         message = "required key is missing"
     elif kind in MAPPING_ERRORS:
@@ -868,9 +918,19 @@ def _describe(error: dict, locations: dict) -> str:
             message = str(problem)
     elif "input" in error and kind != "value_error":
         message = f"{message}, got {error['input']!r}"
-    where = _locate(path, locations)
+    where = locate(path, locations)
     dotted = ".".join(map(str, path)) or "(top level)"
     return f"{dotted} ({where}): {message}" if where else f"{dotted}: {message}"
+
+
+def check_document(model: type[BaseModel], document: dict, locations: dict, what: str):
+    """`model` validated from `document`, or one ConfigError 'invalid <what>:' listing every problem
+    with its key path, where it was written (`locations`) and what is allowed."""
+    try:
+        return model.model_validate(document)
+    except ValidationError as error:
+        problems = [_describe(e, locations, model) for e in error.errors()]
+        raise ConfigError(f"invalid {what}:\n  " + "\n  ".join(problems)) from None
 
 
 def validate(document: dict, locations: dict | None = None) -> Config:
@@ -881,19 +941,15 @@ def validate(document: dict, locations: dict | None = None) -> Config:
     locations = locations or {}
     nul = _path_with_nul(document)
     if nul is not None:
-        where = _locate(nul, locations)
+        where = locate(nul, locations)
         raise ConfigError(
             f"invalid config:\n  {'.'.join(map(str, nul))}{f' ({where})' if where else ''}: "
             "contains a NUL byte, which no name or path may hold"
         )
-    try:
-        config = Config.model_validate(document)
-    except ValidationError as error:
-        problems = [_describe(e, locations) for e in error.errors()]
-        raise ConfigError("invalid config:\n  " + "\n  ".join(problems)) from None
+    config = check_document(Config, document, locations, "config")
     problems = []
     for path, message in config.resolve():
-        where = _locate(path, locations) or _locate(("loss",), locations)
+        where = locate(path, locations) or locate(("loss",), locations)
         dotted = ".".join(path)
         problems.append(f"{dotted} ({where}): {message}" if where else f"{dotted}: {message}")
     if problems:
@@ -921,24 +977,36 @@ def _path_with_nul(value, path: tuple = ()) -> tuple | None:
     return None
 
 
-def read_config(path: str | Path, overrides: list[str] = ()) -> tuple[dict, dict]:
-    """The YAML document with --set overrides applied, and where each key path was written."""
+def file_locations(path: Path, lines: dict) -> dict:
+    """Key path -> 'file, line N', for error messages."""
+    return {key: f"{path}, line {line}" for key, line in lines.items()}
+
+
+def read_config(
+    path: str | Path, overrides: list[str] = (), origins: dict[str, str] | None = None
+) -> tuple[dict, dict]:
+    """The YAML document with --set overrides applied, and where each key path was written:
+    'file, line N', or for an override its entry in `origins` (by key path), else '--set'."""
     path = Path(path)
     document, lines = read_yaml(path)
-    locations = {key: f"{path}, line {line}" for key, line in lines.items()}
+    locations = file_locations(path, lines)
     for assignment in overrides:
-        locations[apply_override(document, assignment)] = "--set"
+        keys = apply_override(document, assignment)
+        locations[keys] = (origins or {}).get(".".join(keys), "--set")
     return document, locations
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
-    """Read, override, resolve and validate a config file.
+def load_config(
+    path: str | Path, overrides: list[str] = (), origins: dict[str, str] | None = None
+) -> Config:
+    """Read, override, resolve and validate a config file (`origins`: see read_config).
 
     Resolution: `name` defaults to the file's stem; relative file paths in data.source and
     model.init_from are made absolute against the config file's folder.
     """
     path = Path(path)
-    return _resolve(validate(*read_config(path, overrides)), path.stem, path.resolve().parent)
+    document, locations = read_config(path, overrides, origins)
+    return _resolve(validate(document, locations), path.stem, path.resolve().parent)
 
 
 def config_from_dict(document: dict, overrides: list[str] = ()) -> Config:

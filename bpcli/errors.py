@@ -29,6 +29,11 @@ class RunError(BpcliError):
     """A run folder or weights file is missing, incomplete or corrupt."""
 
 
+class Interrupted(BpcliError):
+    """A stop signal ended the work early, leaving a state to resume from (exit 128 + signal).
+    Shown as a note with the command that continues, not as an error."""
+
+
 class MissingExtra(BpcliError):
     """An optional dependency is not installed (exit code 2); the message says what to install."""
 

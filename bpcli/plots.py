@@ -1,4 +1,5 @@
-"""Pictures of saved runs: learning curves from the per-epoch metrics, decision regions of 2-feature classifiers.
+"""Pictures of saved runs: learning curves from the per-epoch metrics, decision regions of 2-feature
+classifiers, and a sweep's metric against each swept parameter.
 
 matplotlib is an optional extra (`pip install "bpcli[plot]"`), imported only here and only when a
 picture is drawn. Figures are built with the object API (no pyplot, no global backend switch) and
@@ -13,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bpcli.config import value_text
 from bpcli.core.metrics import predicted_classes
 from bpcli.errors import BpcliError, MissingExtra, RunError
 from bpcli.runs.atomic import atomic_write
-from bpcli.runs.folder import RunFolder
+from bpcli.runs.folder import RunFolder, SweepFolder
 
 FORMATS = ("png", "svg", "pdf")
 NOT_METRICS = ("epoch",)
@@ -275,3 +277,58 @@ def _scatter(axes, data: dict, classes: list, colors: list[str]) -> None:
                     label=f"{name}" if split == "train" else None,
                 )
     _legend_beside(axes, title="class (X: held out)")
+
+
+# ---------------------------------------------------------------------------- sweeps
+
+
+def sweep_panels(sweep_dir: Path, metric: str | None, out: Path | None) -> Path:
+    """One panel per swept parameter: each point's mean `metric` (default: the sweep's) over its
+    seeds and folds against the parameter's value, ± std as error bars; numbers on a numeric axis
+    (logarithmic when they span over two decades), other values as categories."""
+    folder = SweepFolder(sweep_dir).require()
+    summary = folder.read_summary()
+    metric = metric or summary["metric"]
+    points = [p for p in summary["points"] if p["metrics"]]
+    available = sorted({name for p in points for name in p["metrics"]})
+    if metric not in available:
+        raise RunError(
+            f"--metric {metric}: no finished point of {folder.path} has it",
+            f"available: {', '.join(available)}"
+            if available
+            else "no point finished all its trials",
+        )
+    if not summary["params"]:
+        raise RunError(
+            f"{folder.path}: the sweep varies no parameter (only seeds or folds)",
+            f"see its results with: bpcli runs {folder.path}",
+        )
+    figure = new_figure(4.0 * len(summary["params"]), 3.6)
+    for index, key in enumerate(summary["params"], start=1):
+        axes = figure.add_subplot(1, len(summary["params"]), index)
+        values = [p["params"][key] for p in points]
+        means = [p["metrics"][metric]["mean"] for p in points]
+        stds = [p["metrics"][metric]["std"] for p in points]
+        x = _place(axes, values)
+        axes.errorbar(x, means, yerr=stds, fmt="o", capsize=3, color="C0")
+        axes.set_xlabel(key)
+        axes.set_ylabel(f"{metric} (mean ± std)")
+        axes.grid(alpha=0.3)
+    figure.suptitle(f"{folder.path.resolve().name}: {metric} ({summary['mode']}) per swept value")
+    return save_figure(figure, out or folder.plot_file)
+
+
+def _numeric(values: list) -> bool:
+    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+def _place(axes, values: list) -> list:
+    """The x positions of `values`: the numbers themselves (a log axis where positive numbers span
+    decades), or for other values the index of their text among the sorted distinct texts."""
+    if _numeric(values):
+        if min(values) > 0 and max(values) / min(values) > 100:
+            axes.set_xscale("log")
+        return values
+    labels = sorted(set(map(value_text, values)))
+    axes.set_xticks(range(len(labels)), labels)
+    return [labels.index(value_text(v)) for v in values]

@@ -13,6 +13,8 @@ from bpcli.commands import (  # noqa: F401 (each module registers its command wi
     inspect,
     plot,
     predict,
+    runs,
+    sweep,
     train,
     validate,
 )

@@ -134,6 +134,7 @@ SetOption = Annotated[
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but the result.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Allow --out to be a non-empty folder.")]
 
 
 WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
@@ -143,13 +144,14 @@ WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
 @contextmanager
 def user_errors():
     """Turn bpcli's errors into one message on stderr and their exit code: BpcliError 2 (or its own),
-    an OSError 2 naming the file and the reason, MemoryError 2, Ctrl-C 130, SIGTERM 143; a reader of
-    stdout that left early (EPIPE, `| head`) a quiet 0."""
+    an OSError 2 naming the file and the reason, MemoryError 2, Ctrl-C 130, SIGTERM 143; a stop that
+    left a state to resume (errors.Interrupted) as a note with the command that continues; a reader
+    of stdout that left early (EPIPE, `| head`) a quiet 0."""
     from rich.markup import escape
 
     from bpcli.commands.render import stderr_console
-    from bpcli.errors import BpcliError, reason
-    from bpcli.training.signals import terminate_raises
+    from bpcli.errors import BpcliError, Interrupted, reason
+    from bpcli.training.signals import SecondSignal, terminate_raises
 
     def fail(message: str, hint: str | None = None, code: int = 2):
         hint_text = f"\n  [dim]hint: {escape(hint)}[/dim]" if hint else ""
@@ -160,7 +162,9 @@ def user_errors():
         with terminate_raises():
             yield
     except KeyboardInterrupt as interrupt:
-        stderr_console().print("interrupted", style="yellow")
+        second = isinstance(interrupt, SecondSignal)
+        message = "stopped at once by a second signal; files already written are intact"
+        stderr_console().print(message if second else "interrupted", style="yellow")
         raise typer.Exit(getattr(interrupt, "exit_code", 130)) from None
     except BrokenPipeError:
         silence_stdout()
@@ -174,6 +178,11 @@ def user_errors():
         fail(f"{where}: {reason(error)}" if where else f"input/output error: {reason(error)}")
     except MemoryError:
         fail("out of memory", "the data or the network is too large for this machine")
+    except Interrupted as stop:
+        stderr_console().print(
+            f"[yellow]{escape(stop.message)}[/yellow]\n{escape(stop.hint or '')}"
+        )
+        raise typer.Exit(stop.exit_code) from None
     except BpcliError as error:
         fail(error.message, error.hint, error.exit_code)
 

@@ -1,5 +1,6 @@
-"""Everything bpcli draws on the terminal: the live training display, tables, the loss chart and the
-`inspect` report. Results are computed elsewhere and arrive here ready to show; this module only renders.
+"""Everything bpcli draws on the terminal: the live training and sweep displays, tables, the loss
+chart and the `inspect` report. Results are computed elsewhere and arrive here ready to show; this
+module only renders.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from bpcli.config import value_text
 from bpcli.core.gradcheck import TensorCheck
 from bpcli.core.metrics import Report
 from bpcli.runs.session import Listener
+from bpcli.sweeps.driver import SweepListener
+from bpcli.sweeps.results import trial_row
+from bpcli.sweeps.trial import Outcome
 
 SHOWN = ("loss", "accuracy", "mae", "r2", "val_loss", "val_accuracy", "val_mae", "val_r2")
 COMPACT = ("loss", "val_loss", "val_accuracy", "val_r2")
@@ -534,3 +539,187 @@ def _short(value) -> str:
 
 def _percent(value) -> str:
     return "-" if value is None else f"{value:.0%}"
+
+
+# ---------------------------------------------------------------------------- sweeps and runs
+
+
+def cell(value, digits: int = 4) -> str:
+    """A table cell for a number that may be missing: number(value), or '-'."""
+    return "-" if value is None or value == "" else number(value, digits)
+
+
+class SweepLine:
+    """The live line of a sweep: `trials ━━━━╸━━━━  5/16  ETA 0:12  best val_accuracy 0.9667`."""
+
+    def __init__(self, todo: int, now: float):
+        self.todo, self.done, self.started, self.now = todo, 0, now, now
+        self.best = ""
+
+    def render(self, width: int) -> Text:
+        """The line at `width` cells: counter and ETA always; the best so far if it fits; the bar
+        in what is left."""
+        eta = (self.now - self.started) * (self.todo - self.done) / self.done if self.done else None
+        text = f"{self.done}/{self.todo}  ETA {duration(eta)}"
+        if self.best and cell_len(f"trials {text}  {self.best}") <= width:
+            text = f"{text}  {self.best}"
+        bar = min(CHART_WIDTH, width - cell_len(text) - len("trials ") - 2)
+        line = Text("trials ", style="bold")
+        if bar >= ProgressLine.MIN_BAR:
+            line.append_text(progress_bar(self.done / max(1, self.todo), bar))
+            line.append("  ")
+        line.append(text)
+        return line
+
+    def __rich_console__(self, console, options):
+        yield self.render(options.max_width)
+
+
+class SweepDisplay(SweepListener):
+    """Follows a sweep: one aligned line per trial as it comes back (a table that grows), under a
+    live line on a terminal; notes above. Quiet: nothing at all."""
+
+    def __init__(self, console: Console, quiet: bool = False, clock=time.monotonic):
+        self.console, self.quiet, self.clock = console, quiet, clock
+        self.live: Live | None = None
+        self.line: SweepLine | None = None
+        self.columns: list[tuple[str, int]] = []
+        self.metric, self.mode, self.todo, self.best = "", "min", 0, None
+
+    def begin(self, plan, path: Path, todo: int) -> None:
+        spec = plan.spec
+        self.metric, self.mode, self.todo = spec.metric, spec.mode, todo
+        rows = [self.cells(t, trial_row(t, Outcome(t.id, "pending"), "")) for t in plan.trials]
+        keys = ["id", *spec.swept, "seed", *(["fold"] if spec.cv else [])]
+        self.columns = [(k, max([len(k), *(len(r[k]) for r in rows if k in r)])) for k in keys]
+        self.columns[0] = ("id", len(plan.trial_id(plan.size - 1)))
+        self.columns += [("status", 11), (self.metric, max(len(self.metric), 9)), ("seconds", 7)]
+        self.line = SweepLine(todo, self.clock())
+        if not self.quiet and todo:
+            self.note(f"sweep {path}: {todo} of {plan.size} trials to run")
+            header = "  ".join(f"{name:<{width}}" for name, width in self.columns)
+            self.console.print(header.rstrip(), style="bold", markup=False, soft_wrap=True)
+
+    def __enter__(self) -> SweepDisplay:
+        if not self.quiet and self.todo and self.console.is_terminal:
+            self.live = Live(self.line, console=self.console, auto_refresh=False)
+            self.live.start(refresh=True)
+        return self
+
+    def on_trial(self, trial, outcome, row: dict) -> None:
+        if self.quiet:
+            return
+        value = outcome.metrics.get(self.metric)
+        cells = {
+            **self.cells(trial, row),
+            self.metric: cell(value),
+            "seconds": cell(row["seconds"], 3),
+        }
+        line = "  ".join(f"{str(cells.get(name, '')):<{width}}" for name, width in self.columns)
+        style = {"done": "", "diverged": "yellow", "failed": "red"}.get(outcome.status, "dim")
+        text = Text(line.rstrip(), style=style)
+        if outcome.message:
+            text.append(f"\n  {outcome.message}", style="dim")
+        self.console.print(text, soft_wrap=True)
+        self.line.done += 1
+        if value is not None and (self.best is None or (value > self.best) == (self.mode == "max")):
+            self.best = value
+            self.line.best = f"best {self.metric} {number(value)}"
+        if self.live is not None:
+            self.line.now = self.clock()
+            self.live.refresh()
+
+    @staticmethod
+    def cells(trial, row: dict) -> dict:
+        """A trial's row as shown: sampled floats in 4 significant digits (the trials table has them
+        in full), other values as written."""
+        shown = {key: param_cell(value) for key, value in trial.params.items()}
+        return {key: str(value) for key, value in {**row, **shown}.items()}
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(message, markup=False, soft_wrap=not self.console.is_terminal)
+
+    def __exit__(self, *exc_info) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+
+def param_cell(value) -> str:
+    """A swept value in a table: floats in 4 significant digits, others as --set writes them."""
+    return number(value) if isinstance(value, float) else value_text(value)
+
+
+def params_text(params: dict) -> str:
+    return " ".join(f"{key}={value_text(value)}" for key, value in params.items()) or "(base)"
+
+
+def sweep_table(summary: dict, limit: int = 10) -> Table:
+    """The best points, best first: parameters, mean ± std of the metric, runs, statuses."""
+    metric = summary["metric"]
+    table = Table(title=f"best points by {metric} ({summary['mode']})")
+    table.add_column("#", justify="right")
+    for key in summary["params"]:
+        table.add_column(key, justify="right")
+    table.add_column(f"{metric} mean ± std", justify="right")
+    table.add_column("runs", justify="right")
+    for rank, point in enumerate(summary["points"][:limit], start=1):
+        score = (
+            "-" if point["mean"] is None else f"{number(point['mean'])} ± {number(point['std'])}"
+        )
+        statuses = ", ".join(f"{n} {status}" for status, n in point["statuses"].items())
+        table.add_row(
+            str(rank),
+            *(param_cell(point["params"][key]) for key in summary["params"]),
+            score,
+            statuses,
+        )
+    return table
+
+
+def best_line(summary: dict) -> str:
+    best = summary["best"]
+    counts = ", ".join(f"{n} {status}" for status, n in summary["counts"].items() if n)
+    if best is None:
+        return f"no point finished all its trials ({counts})"
+    return (
+        f"best: {params_text(best['params'])}: {summary['metric']} {number(best['mean'])} ± "
+        f"{number(best['std'])} over {best['runs']} run(s) ({', '.join(best['trials'])}); {counts}"
+    )
+
+
+def print_wide(console: Console, table: Table) -> None:
+    """A table at its natural width where there is no terminal to fit (a pipe, a log file)."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    width = console.width
+    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+    console.width = max(width, natural)
+    try:
+        console.print(table)
+    finally:
+        console.width = width
+
+
+def runs_table(rows: list[dict], title: str) -> Table:
+    """One row per run folder: name, task, status, validation and test metrics, epochs, seconds,
+    swept parameters."""
+    metrics = list(dict.fromkeys(k for row in rows for k in row if k.startswith(("val_", "test_"))))
+    params = list(dict.fromkeys(k for row in rows for k in row["params"]))
+    table = Table(title=title)
+    for column in ("run", "task", "status"):
+        table.add_column(column)
+    for column in (*metrics, "epochs", "seconds", *params):
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(
+            row["run"],
+            row.get("task", "-"),
+            row["status"],
+            *(cell(row.get(m)) for m in metrics),
+            str(row.get("epochs", "-")),
+            cell(row.get("seconds"), 3),
+            *(row["params"].get(p, "-") for p in params),
+        )
+    return table

@@ -7,7 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from bpcli.commands.app import JsonOption, QuietOption, SetOption, command, examples, user_errors
+from bpcli.commands.app import (
+    ForceOption,
+    JsonOption,
+    QuietOption,
+    SetOption,
+    command,
+    examples,
+    user_errors,
+)
 
 
 @command(
@@ -37,9 +45,7 @@ def train(
             show_default=False,
         ),
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Allow --out to be a non-empty folder.")
-    ] = False,
+    force: ForceOption = False,
     resume: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(
@@ -58,8 +64,6 @@ def train(
     Ctrl-C or SIGTERM stops at the next batch, saves a checkpoint and exits 130 or 143.
     """
     with user_errors():
-        from rich.markup import escape
-
         from bpcli import api
         from bpcli.commands.render import (
             TrainingDisplay,
@@ -71,8 +75,6 @@ def train(
         )
         from bpcli.errors import ConfigError
         from bpcli.runs.files import json_line
-        from bpcli.training.guard import TrainingInterrupted
-        from bpcli.training.signals import SecondSignal
 
         if resume is not None and (config is not None or out is not None or force):
             raise ConfigError(
@@ -85,20 +87,10 @@ def train(
             )
         console = stderr_console()
         display = TrainingDisplay(console, quiet)
-        try:
-            if resume is not None:
-                run = api.resume(resume, overrides or [], listener=display)
-            else:
-                run = api.train(config, overrides or [], out=out, force=force, listener=display)
-        except TrainingInterrupted as stop:
-            console.print(f"[yellow]{escape(stop.message)}[/yellow]\n{escape(stop.hint or '')}")
-            raise typer.Exit(stop.exit_code) from None
-        except SecondSignal as second:
-            console.print(
-                "stopped at once by a second signal; files already written are intact",
-                style="yellow",
-            )
-            raise typer.Exit(second.exit_code) from None
+        if resume is not None:
+            run = api.resume(resume, overrides or [], listener=display)
+        else:
+            run = api.train(config, overrides or [], out=out, force=force, listener=display)
         if not quiet:
             chart = loss_chart(run.history, columns=console.width)
             console.print(chart, summary_line(run.history, run.summary), sep="\n", markup=False)

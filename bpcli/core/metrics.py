@@ -26,6 +26,17 @@ from bpcli.core.losses import Loss
 from bpcli.errors import DataError
 
 LOWER_IS_BETTER = {"loss", "mae", "mse", "rmse"}
+SPLIT_PREFIXES = {"train": "train_", "validation": "val_", "test": "test_"}
+"""Metrics of a split, flattened to one name: val_accuracy is the validation split's accuracy."""
+
+
+def flatten_metrics(by_split: dict[str, dict[str, float]]) -> dict[str, float]:
+    """{'validation': {'loss': …}, …} (a run summary's metrics) -> {'val_loss': …, …}."""
+    return {
+        SPLIT_PREFIXES[split] + name: value
+        for split, scores in by_split.items()
+        for name, value in scores.items()
+    }
 
 
 def metric_names(task: str, with_validation: bool) -> list[str]:

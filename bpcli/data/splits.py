@@ -1,8 +1,9 @@
 """Splits: a source's rows divided into train, validation and test, made network-ready.
 
-One seeded permutation decides the split. The features are preprocessed once, in place, for every
-row of the table, and each split is an index view into them (its row numbers), not a copy: the data
-is held in memory once, whatever the splits.
+One seeded permutation decides the split (for k-fold cross-validation, a second one the folds).
+The features are preprocessed once, in place, for every row of the table, and each split is an
+index view into them (its row numbers), not a copy: the data is held in memory once, whatever the
+splits.
 Stratified, each class is split on its own, so every split holds every class in its overall share.
 """
 
@@ -101,6 +102,18 @@ def _cut(order: np.ndarray, sizes: dict[str, int]) -> dict[str, np.ndarray]:
     }
 
 
+def fold_rows(rows: dict[str, np.ndarray], folds: int, fold: int, rng) -> dict[str, np.ndarray]:
+    """k-fold cross-validation: the train and validation rows pooled, shuffled and cut into `folds`
+    near-equal folds (numpy.array_split); fold `fold` validates, the others train. The same `rng`
+    state gives the same folds, so the k runs of one seed see disjoint validation folds."""
+    pool = np.sort(np.concatenate([rows["train"], rows["validation"]]))
+    if len(pool) < folds:
+        raise DataError(f"only {len(pool)} rows outside the test split: too few for {folds} folds")
+    parts = np.array_split(rng.permutation(pool), folds)
+    train = np.concatenate([part for index, part in enumerate(parts) if index != fold])
+    return {"train": np.sort(train), "validation": np.sort(parts[fold]), "test": rows["test"]}
+
+
 def prepare(
     data_config, task: str, dtype, rng_data, rng_split, loss_given: bool = True, class_weight=None
 ) -> Prepared:
@@ -119,6 +132,8 @@ def prepare(
     rows = split_rows(
         len(table.y), data_config.validation_split, data_config.test_split, rng_split, labels
     )
+    if data_config.folds:
+        rows = fold_rows(rows, data_config.folds, data_config.fold, rng_split)
     prep = fit_preprocess(
         table,
         task,

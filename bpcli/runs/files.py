@@ -1,5 +1,5 @@
 """The formats of a run's text files: metrics as CSV, documents as JSON (checked against a schema on
-load), diagnostics rows as CSV, the manifest.
+load), diagnostics rows as CSV, the manifest; a sweep's table of trials as CSV.
 
 Each writer returns text for an atomic write; each reader takes a path, reads it only if it is a
 regular file of bounded size, and turns any problem into a RunError naming the file. JSON is strict
@@ -32,12 +32,7 @@ MAX_FILE_BYTES = 512 * 2**20
 
 def metrics_csv(epochs: list[dict]) -> str:
     """One row per epoch, one column per key of the records (in first-seen order)."""
-    columns = list(dict.fromkeys(key for record in epochs for key in record))
-    stream = io.StringIO()
-    writer = csv.DictWriter(stream, columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(epochs)
-    return stream.getvalue()
+    return rows_csv(list(dict.fromkeys(key for record in epochs for key in record)), epochs)
 
 
 def read_metrics(path: Path) -> list[dict[str, str]]:
@@ -53,6 +48,23 @@ def read_metrics(path: Path) -> list[dict[str, str]]:
         if bad is not False or not record["epoch"].isdigit():
             raise RunError(f"{path}, line {line}: not a row of numbers (column {bad or 'epoch'})")
     return records
+
+
+def rows_csv(columns: list[str], rows: list[dict]) -> str:
+    """A table as CSV: a header of `columns`, one line per row (missing cells empty)."""
+    stream = io.StringIO()
+    writer = csv.DictWriter(stream, columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return stream.getvalue()
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV table with a header (cells are strings)."""
+    try:
+        return list(csv.DictReader(io.StringIO(_text(path), newline="")))
+    except csv.Error as error:
+        raise RunError(f"{path}: not a readable CSV table ({error})") from None
 
 
 def _number_cell(cell) -> bool:
@@ -205,6 +217,34 @@ def read_summary(path: Path) -> dict:
     """The summary document, its fields checked by type."""
     document = read_json(path)
     _validated(path, _SUMMARY, document)
+    return document
+
+
+class _Point(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    params: dict
+    mean: float | None
+    std: float | None
+    metrics: dict[str, dict[str, float | None]]
+
+
+class _SweepSummary(BaseModel):
+    """The fields of a sweep's summary that readers use (`bpcli runs`, `bpcli plot`), by type."""
+
+    model_config = ConfigDict(extra="allow")
+    metric: str
+    mode: str
+    params: list[str]
+    points: list[_Point]
+
+
+_SWEEP_SUMMARY = TypeAdapter(_SweepSummary)
+
+
+def read_sweep_summary(path: Path) -> dict:
+    """A sweep's summary document, the fields its readers use checked by type."""
+    document = read_json(path)
+    _validated(path, _SWEEP_SUMMARY, document)
     return document
 
 

@@ -1,4 +1,5 @@
-"""The run folder: the only module that knows its file names; every read and write of a run file.
+"""The run folder and the sweep folder: the only module that knows their file names; every read and
+write of their files.
 
     config.yaml       the resolved config              preprocess.json  feature/label preprocessing
     metrics.csv       one row per epoch                diagnostics.csv  gradient-flow rows (optional)
@@ -15,6 +16,10 @@ file is written atomically, weights are read without pickle, every file is read 
 regular file, and checked. New run folders are created exclusively (two runs never share one), and
 a writer holds the folder's lock. `--force` reuses only a folder whose manifest says bpcli made it,
 and removes only the files that manifest lists.
+
+A sweep folder (`bpcli sweep`) holds sweep.yaml (the resolved spec, which marks it), trials.csv (one
+row per trial), summary.json (the best point, counts by status), sweep.png (`bpcli plot`) and
+trials/<id>/, one run folder per trial. `--force` reuses only a sweep folder.
 """
 
 from __future__ import annotations
@@ -51,14 +56,21 @@ DERIVED_FILES = (ONNX_MODEL,)
 in the folder with --force, a resumed run that finishes again), so they are never stale."""
 OWN_FILES = (*RUN_FILES, *DERIVED_FILES, CURVES, BOUNDARY, LOCK)
 """Everything bpcli may write into a run folder (listed in its manifest, with the manifest)."""
+SHIPPED = (*RUN_FILES, MANIFEST)
+"""What a run folder trained on another machine (Ray) sends back."""
+SWEEP_SPEC = "sweep.yaml"
+TRIALS = "trials.csv"
+TRIAL_DIRS = "trials"
+SWEEP_PLOT = "sweep.png"
 
 
 def new_run_dir(
-    output_dir: str | Path, name: str, out: str | Path | None, force: bool
+    output_dir: str | Path, name: str, out: str | Path | None, force: bool, kind: type | None = None
 ) -> tuple[Path, bool]:
-    """The run folder and whether this call created it: `out` exactly, or a new
-    <output_dir>/<name>-<timestamp>[-N], created exclusively (the first N no other process took).
-    An existing `out` must be empty, or made by bpcli with --force (see RunFolder.check_reusable)."""
+    """The run folder (or a sweep folder: `kind` SweepFolder) and whether this call created it:
+    `out` exactly, or a new <output_dir>/<name>-<timestamp>[-N], created exclusively (the first N no
+    other process took). An existing `out` must be empty, or made by bpcli with --force (see
+    RunFolder.check_reusable, SweepFolder.check_reusable)."""
     try:
         if out is None:
             return _new_timestamped(Path(output_dir), name), True
@@ -68,7 +80,7 @@ def new_run_dir(
         try:
             path.mkdir(parents=True)
         except FileExistsError:
-            RunFolder(path).check_reusable(force)
+            (kind or RunFolder)(path).check_reusable(force)
             return path, False
         return path, True
     except (OSError, ValueError) as error:  # ValueError: a NUL byte in the path
@@ -128,6 +140,10 @@ class RunFolder:
     def boundary(self) -> Path:
         """Where `bpcli plot --boundary` draws this run's decision regions by default."""
         return self.path / BOUNDARY
+
+    @property
+    def has_config(self) -> bool:
+        return (self.path / CONFIG).is_file()
 
     @property
     def finished(self) -> bool:
@@ -283,6 +299,21 @@ class RunFolder:
         widths = layer_widths(preprocess.inputs, hidden, preprocess.outputs)
         return checkpoint.load(self.checkpoint, weights.parameter_shapes(widths))
 
+    def read_files(self) -> dict[str, bytes]:
+        """The run's files by name (SHIPPED), to train it further on another machine."""
+        paths = [self.path / name for name in SHIPPED]
+        return {path.name: path.read_bytes() for path in paths if path.is_file()}
+
+    def replace_files(self, contents: dict[str, bytes]) -> None:
+        """Make this folder hold exactly these run files (sent back from another machine)."""
+        if contents:
+            self.path.mkdir(parents=True, exist_ok=True)
+        for name in SHIPPED:
+            if name in contents:
+                atomic_write(self.path / name, contents[name])
+            else:
+                (self.path / name).unlink(missing_ok=True)
+
     def listing(self) -> list[dict]:
         """The folder's visible regular files with their sizes."""
         return [
@@ -290,3 +321,118 @@ class RunFolder:
             for f in sorted(self.path.iterdir())
             if f.is_file() and not f.name.startswith(".")
         ]
+
+
+def find_run_folders(root: Path) -> list[Path]:
+    """Every run folder under `root` (itself included), recursively, sorted by path."""
+    root = Path(root)
+    found = [root] if (root / CONFIG).is_file() else []
+    found += sorted(path.parent for path in root.rglob(CONFIG) if path.parent != root)
+    return found
+
+
+def find_sweep_folders(root: Path) -> list[Path]:
+    """Every sweep folder under `root` (itself included), recursively, sorted by path."""
+    return sorted(path.parent for path in Path(root).rglob(SWEEP_SPEC))
+
+
+class SweepFolder:
+    """A sweep folder on disk: the resolved spec, the trials table, the summary, one run per trial."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @property
+    def spec(self) -> Path:
+        return self.path / SWEEP_SPEC
+
+    @property
+    def trials_file(self) -> Path:
+        return self.path / TRIALS
+
+    @property
+    def summary_file(self) -> Path:
+        return self.path / SUMMARY
+
+    @property
+    def plot_file(self) -> Path:
+        """Where `bpcli plot SWEEP_DIR` draws unless told otherwise."""
+        return self.path / SWEEP_PLOT
+
+    @classmethod
+    def holds(cls, path: str | Path) -> bool:
+        """True if `path` is a sweep folder (it has a sweep.yaml)."""
+        return (Path(path) / SWEEP_SPEC).is_file()
+
+    def require(self, what: str = "sweep folder") -> SweepFolder:
+        if not self.path.is_dir():
+            raise RunError(f"{what} not found: {self.path}")
+        if not self.holds(self.path):
+            raise RunError(
+                f"{self.path} is not a sweep folder (it has no {SWEEP_SPEC})",
+                "pass a folder written by bpcli sweep",
+            )
+        return self
+
+    def check_reusable(self, force: bool) -> None:
+        """An existing --out folder may hold a new sweep if it is empty, or with --force if it holds
+        a sweep (whose files alone are then removed)."""
+        if not any(self.path.iterdir()):
+            return
+        if not force:
+            raise RunError(
+                f"--out {self.path}: folder exists and is not empty",
+                "use --force to start the sweep again there, or --resume to continue it",
+            )
+        if not self.holds(self.path):
+            raise RunError(
+                f"--out {self.path}: --force reuses only a sweep folder, and this one has no "
+                f"{SWEEP_SPEC}",
+                "choose a new or empty folder; bpcli deletes nothing it did not write",
+            )
+
+    def begin(self, spec_text: str) -> SweepFolder:
+        """Start a sweep here: drop an earlier sweep's files (after --force), write the spec."""
+        self.remove_files()
+        (self.path / TRIAL_DIRS).mkdir(parents=True, exist_ok=True)
+        atomic_write(self.spec, spec_text)
+        return self
+
+    def remove_files(self) -> None:
+        """Delete the sweep's own files and its trials' run files (nothing else the folder holds)."""
+        for name in (SWEEP_SPEC, TRIALS, SUMMARY, SWEEP_PLOT):
+            (self.path / name).unlink(missing_ok=True)
+        trials = self.path / TRIAL_DIRS
+        if trials.is_dir():
+            for trial in trials.iterdir():
+                if trial.is_dir():
+                    RunFolder(trial).remove_files()
+                    _remove_if_empty(trial)
+            _remove_if_empty(trials)
+
+    def trial(self, trial_id: str) -> RunFolder:
+        return RunFolder(self.path / TRIAL_DIRS / trial_id)
+
+    def trial_path(self, trial_id: str) -> str:
+        """A trial's run folder relative to the sweep folder, as trials.csv records it."""
+        return f"{TRIAL_DIRS}/{trial_id}"
+
+    def write_trials(self, columns: list[str], rows: list[dict]) -> None:
+        atomic_write(self.trials_file, files.rows_csv(columns, rows))
+
+    def write_summary(self, summary: dict) -> None:
+        atomic_write(self.summary_file, files.json_text(summary))
+
+    def read_trials(self) -> list[dict[str, str]]:
+        """The rows of trials.csv ([] when the sweep wrote none yet)."""
+        return files.read_rows(self.trials_file) if self.trials_file.is_file() else []
+
+    def read_summary(self) -> dict:
+        return files.read_sweep_summary(self.summary_file)
+
+
+def _remove_if_empty(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass

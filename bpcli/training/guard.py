@@ -20,7 +20,7 @@ import numpy as np
 
 from bpcli.core.blas import dot
 from bpcli.core.network import MLP, Parameter
-from bpcli.errors import BpcliError
+from bpcli.errors import BpcliError, Interrupted
 
 
 class TrainingStopped(BpcliError):
@@ -38,7 +38,7 @@ class TrainingDiverged(TrainingStopped):
     exit_code = 1
 
 
-class TrainingInterrupted(TrainingStopped):
+class TrainingInterrupted(TrainingStopped, Interrupted):
     """A stop signal arrived; training stopped at a batch boundary (exit 128 + signal: 130, 143)."""
 
     def __init__(self, signum: int, epoch: int, batch: int):
