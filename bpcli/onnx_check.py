@@ -6,6 +6,7 @@ onnxruntime is imported only here, when a check runs (it is not part of the `bpc
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,21 +54,21 @@ def compare(run, path) -> Comparison:
     """Run the model at `path` in onnxruntime on the run's test split (else validation, else train)
     and compare with bpcli's own prediction: probabilities and labels, or regression values."""
     session = _session(path)
-    split, X = _raw_rows(run)
-    got, model_dtype = _run_model(session, X, run.task, path)
+    split, X, categorical = _raw_rows(run)
+    columns = dict(zip(run.preprocess.numeric_names, X.T, strict=True)) | categorical
+    got, model_dtype = _run_model(session, columns, run.task, path)
     eps = max(np.finfo(model_dtype).eps, np.finfo(run.network.dtype).eps)
     if run.task == "regression":
-        return Comparison(
-            split, len(X), relative_error(got["prediction"], run.predict(X), eps), None
-        )
-    error = relative_error(got["probabilities"], run.predict_proba(X), eps)
-    expected = [str(label) for label in run.predict(X)]
+        expected = run.predict(X, categorical)
+        return Comparison(split, len(X), relative_error(got["prediction"], expected, eps), None)
+    error = relative_error(got["probabilities"], run.predict_proba(X, categorical), eps)
+    expected = [str(label) for label in run.predict(X, categorical)]
     mismatches = sum(a != b for a, b in zip(map(str, got["label"].tolist()), expected, strict=True))
     return Comparison(split, len(X), error, mismatches)
 
 
-def _run_model(session, X: np.ndarray, task: str, path) -> tuple[dict, type]:
-    """The model's outputs by name for raw rows X, and the float type of its input."""
+def _run_model(session, columns: dict, task: str, path) -> tuple[dict, type]:
+    """The model's outputs by name for raw feature columns (by name), and its float type."""
     names = [output.name for output in session.get_outputs()]
     wanted = ["prediction"] if task == "regression" else ["probabilities", "label"]
     if names != wanted:
@@ -75,9 +76,31 @@ def _run_model(session, X: np.ndarray, task: str, path) -> tuple[dict, type]:
             f"{path}: the model's outputs are {names}, a model of this {task} run has {wanted}",
             "export the model from this run with bpcli export",
         )
-    features = session.get_inputs()[0]
-    dtype = np.float64 if features.type == "tensor(double)" else np.float32
-    return dict(zip(names, session.run(None, {features.name: X.astype(dtype)}), strict=True)), dtype
+    outputs = session.run(None, _feeds(session, columns, path))
+    dtype = np.float64 if session.get_outputs()[0].type == "tensor(double)" else np.float32
+    return dict(zip(names, outputs, strict=True)), dtype
+
+
+INPUT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(string)": str}
+"""onnxruntime's name of an input's type -> the NumPy type its array is fed as."""
+
+
+def _feeds(session, columns: dict[str, np.ndarray], path) -> dict[str, np.ndarray]:
+    """Each input of the model: the feature columns its metadata `inputs` lists, side by side, so the
+    check also proves the metadata says what goes where."""
+    listed = json.loads(session.get_modelmeta().custom_metadata_map.get("inputs", "{}"))
+    declared = {feed.name: feed.type for feed in session.get_inputs()}
+    unknown = [name for names in listed.values() for name in names if name not in columns]
+    if sorted(listed) != sorted(declared) or unknown:
+        raise BpcliError(
+            f"{path}: the model's inputs {sorted(declared)} (metadata: {listed}) are not the "
+            f"features of this run ({', '.join(columns)})",
+            "export the model from this run with bpcli export",
+        )
+    return {
+        name: np.stack([columns[c] for c in listed[name]], axis=1).astype(INPUT_TYPES[kind])
+        for name, kind in declared.items()
+    }
 
 
 def require_onnxruntime() -> None:
@@ -104,8 +127,12 @@ def _session(path):
         ) from None
 
 
-def _raw_rows(run) -> tuple[str, np.ndarray]:
-    """The raw feature rows of the run's test split (else validation, else train) and its name."""
+def _raw_rows(run) -> tuple[str, np.ndarray, dict[str, np.ndarray]]:
+    """The raw rows of the run's test split (else validation, else train) as `Run.predict` takes
+    them: the numeric features X (n, d) and the categorical features' cells; and the split's name."""
     data = run.splits()
     split = next(name for name in ("test", "validation", "train") if len(data.splits[name]))
-    return split, data.preprocess.restore(data.splits[split].X)
+    chosen, prep = data.splits[split], data.preprocess
+    numeric = chosen.X[:, : len(prep.numeric_names)]  # the one-hot blocks follow them
+    categorical = {name: data.table.categorical[name][chosen.rows] for name in prep.categories}
+    return split, prep.restore(numeric), categorical

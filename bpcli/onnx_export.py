@@ -1,7 +1,11 @@
 r"""ONNX export of a saved run: the whole prediction as one graph, from raw features to labels.
 
-    X (n, d) raw features, in the training column order
+    X (n, d) raw numeric features, in the training column order (all the features of a model
+      without categorical ones)
       -> standardise          (X − mean) / std                    (when the run standardised)
+    X_categorical (n, c) strings: the categorical features, in the training column order
+      -> one-hot              one block per column, 1 at the row's category (all 0 if unseen)
+    A_0 = [standardised X, one-hot blocks]                         (as Preprocess.transform)
       -> layer l = 1..L       Z_l = A_{l-1}·W_l + b_l,  A_l = f_l(Z_l)
       -> classification       probabilities (n, K) in the run's class order, label (n,) as in training
          regression           prediction (n, k) = A_L·target_std + target_mean (when the targets
@@ -23,7 +27,7 @@ import numpy as np
 
 from bpcli import __version__
 from bpcli.core.activations import GELU_C, GELU_K, LEAKY_SLOPE
-from bpcli.errors import BpcliError, MissingExtra, RunError
+from bpcli.errors import BpcliError, MissingExtra
 from bpcli.onnx_check import Comparison, compare
 from bpcli.runs.atomic import atomic_write
 from bpcli.runs.folder import onnx_model_in
@@ -32,7 +36,10 @@ DEFAULT_OPSET = 17
 MIN_OPSET = 13
 """Opset 13 is the first whose Softmax normalises over one axis, as bpcli's does."""
 ML_OPSET = 2
-"""ai.onnx.ml version 2 (the only other domain used): LabelEncoder from int64 keys to strings."""
+"""ai.onnx.ml version 2 (the only other domain used): LabelEncoder from int64 keys to strings,
+OneHotEncoder over string categories."""
+NUMERIC_INPUT = "X"
+CATEGORICAL_INPUT = "X_categorical"
 DTYPES = ("float32", "float64")
 
 
@@ -140,12 +147,57 @@ ONNX_ACTIVATIONS: dict[str, Callable[[Graph, str], str]] = {
 # ---------------------------------------------------------------------------- the steps
 
 
+def model_inputs(prep) -> dict[str, list[str]]:
+    """The graph's inputs and the feature columns each holds, in order: `X` the numeric features
+    (every feature of a model without categorical ones), `X_categorical` the categorical ones (only
+    in a model that has some); an input without columns is left out."""
+    inputs = {NUMERIC_INPUT: prep.numeric_names, CATEGORICAL_INPUT: list(prep.categories)}
+    return {name: columns for name, columns in inputs.items() if columns}
+
+
+def network_input(g: Graph, prep, inputs: dict[str, list[str]]) -> str:
+    """A_0 (n, inputs) as Preprocess.transform: the standardised numeric features, then one one-hot
+    block per categorical feature."""
+    blocks = []
+    if NUMERIC_INPUT in inputs:
+        blocks.append(standardize(g, prep, NUMERIC_INPUT))
+    if CATEGORICAL_INPUT in inputs:
+        blocks += one_hot(g, prep, CATEGORICAL_INPUT)
+    return blocks[0] if len(blocks) == 1 else g.op("Concat", *blocks, axis=1, out="A0")
+
+
 def standardize(g: Graph, prep, X: str) -> str:
     """(X − mean) / std with the training split's statistics, as Preprocess.transform."""
     if prep.mean is None:
         return X
     centred = g.op("Sub", X, g.constant("mean", prep.mean))
     return g.op("Div", centred, g.constant("std", prep.std), out="X_standardized")
+
+
+def one_hot(g: Graph, prep, cells: str) -> list[str]:
+    """One (n, C_j) block per categorical feature j, column j of the string input `cells`, as
+    Preprocess.one_hot: 1 in the column of the row's category (ai.onnx.ml OneHotEncoder over the
+    saved categories). An unseen category gives a block of zeros with unknown: ignore; with
+    unknown: error it makes onnxruntime fail ("Unknown Category", zeros=0), as bpcli refuses it."""
+    from onnx import helper
+
+    blocks = []
+    for j, categories in enumerate(prep.categories.values()):
+        column = g.op(
+            "Gather", cells, g.constant(f"column{j}", np.int64(j)), axis=1, out=f"cells{j}"
+        )
+        block = g.op(
+            "OneHotEncoder",
+            column,
+            domain="ai.onnx.ml",
+            cats_strings=categories,
+            zeros=int(prep.unknown == "ignore"),
+            out=f"one_hot{j}",
+        )
+        if g.dtype != np.float32:  # OneHotEncoder writes float32
+            block = g.op("Cast", block, to=helper.np_dtype_to_tensor_dtype(g.dtype))
+        blocks.append(block)
+    return blocks
 
 
 def dense(g: Graph, layer, number: int, A: str) -> str:
@@ -234,12 +286,33 @@ def metadata(run, dtype: str) -> dict[str, str]:
         "run": run.name,
         "task": prep.task,
         "feature_names": json.dumps(prep.feature_names),
+        "inputs": json.dumps(model_inputs(prep)),
         "target_name": prep.target_name,
         "dtype": dtype,
     }
+    if prep.categories:
+        props["categories"] = json.dumps(prep.categories)
+        props["unknown_category"] = prep.unknown
     if prep.classes is not None:
         props["classes"] = json.dumps(prep.classes)
     return props
+
+
+def input_values(g: Graph, inputs: dict[str, list[str]]) -> list:
+    """The graph's input declarations: (N, columns) floats for `X`, strings for `X_categorical`;
+    each one's doc_string names its columns."""
+    from onnx import TensorProto, helper
+
+    types = {
+        NUMERIC_INPUT: helper.np_dtype_to_tensor_dtype(g.dtype),
+        CATEGORICAL_INPUT: TensorProto.STRING,
+    }
+    return [
+        helper.make_tensor_value_info(
+            g.name(name), types[name], ["N", len(columns)], "columns: " + ", ".join(columns)
+        )
+        for name, columns in inputs.items()
+    ]
 
 
 def build_model(run, opset: int = DEFAULT_OPSET, dtype: str = "float32"):
@@ -247,22 +320,14 @@ def build_model(run, opset: int = DEFAULT_OPSET, dtype: str = "float32"):
     from onnx import helper
 
     prep = run.preprocess
-    if prep.categories:
-        raise RunError(
-            f"{run.path}: the model one-hot encodes {', '.join(prep.categories)}; export does not "
-            "write that encoding yet, so the model's input would not be the raw rows",
-            "predict with bpcli predict, which applies the encoding",
-        )
     g = Graph(dtype)
-    features = helper.make_tensor_value_info(
-        "X", helper.np_dtype_to_tensor_dtype(g.dtype), ["N", len(prep.feature_names)]
-    )
-    g.name("X")
-    A = standardize(g, prep, "X")
+    inputs = model_inputs(prep)
+    features = input_values(g, inputs)
+    A = network_input(g, prep, inputs)
     for number, layer in enumerate(run.network.layers, start=1):
         A = dense(g, layer, number, A)
     results = OUTPUTS[prep.task](g, prep, A)
-    graph = helper.make_graph(g.nodes, run.name, [features], results, initializer=g.constants)
+    graph = helper.make_graph(g.nodes, run.name, features, results, initializer=g.constants)
     opsets = [helper.make_opsetid("", opset)]
     opsets += [helper.make_opsetid(domain, ML_OPSET) for domain in sorted(g.domains)]
     model = helper.make_model(

@@ -448,3 +448,213 @@ def test_check_without_onnxruntime_says_what_to_install(iris_run, monkeypatch, t
     assert result.exit_code == 2
     assert "--check needs onnxruntime: pip install onnxruntime" in flat(result.output)
     assert not (tmp_path / "m.onnx").exists()
+
+
+# ---------------------------------------------------------------------------- chosen columns, categories
+
+COLORS = ("red", "green", "blue")
+
+
+def shop_csv(path: Path, rows: int = 150, colors=COLORS) -> Path:
+    """id, color, x1, x2, size, w, bought: bought depends on the colour, the size and x1 + x2;
+    w is a sample weight, id and note are not features."""
+    rng = np.random.default_rng(0)
+    lines = [["id", "color", "x1", "x2", "size", "w", "bought"]]
+    for i in range(rows):
+        color, size = colors[i % len(colors)], "SML"[(i // 3) % 3]
+        x1, x2 = rng.normal(size=2)
+        score = x1 - x2 + {"red": 2.0, "green": 0.0, "blue": -2.0}.get(color, 0.0) + (size == "S")
+        weight = 1 + i % 4
+        lines.append(
+            [f"o{i}", color, f"{x1:.4f}", f"{x2 * 10:.3f}", size, weight, "yn"[int(score < 0)]]
+        )
+    with open(path, "w", newline="") as handle:
+        csv.writer(handle).writerows(lines)
+    return path
+
+
+def shop_run(tmp_path: Path, name: str = "run", training: dict | None = None, **data) -> Run:
+    """A run on shop.csv (trained for a few epochs) with these data (and training) settings."""
+    source = shop_csv(tmp_path / "shop.csv")
+    config = {
+        "seed": 1,
+        "data": {"source": str(source), "target": "bought", "drop": ["id", "w"]} | data,
+        "model": {"hidden": [8]},
+        "training": {"epochs": 5} | (training or {}),
+    }
+    return bpcli.train(config, out=tmp_path / name)
+
+
+def csv_rows(path: Path, prep) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A CSV's rows as Run.predict takes them: numeric features X and categorical cells."""
+    with open(path, newline="") as handle:
+        records = list(csv.DictReader(handle))
+    X = np.array([[float(r[name]) for name in prep.numeric_names] for r in records])
+    return X.reshape(len(records), -1), {
+        c: np.array([r[c] for r in records], dtype=object) for c in prep.categories
+    }
+
+
+def onnx_outputs(ort, path: Path, X: np.ndarray, categorical: dict) -> dict:
+    """The model's outputs for raw rows: `X` the numeric features, `X_categorical` the cells of the
+    categorical features side by side (in the order of `categorical`)."""
+    feeds = {"X": X.astype(np.float32)} if X.shape[1] else {}
+    if categorical:
+        feeds["X_categorical"] = np.stack(list(categorical.values()), axis=1)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds), strict=True))
+
+
+def assert_matches_run(ort, run: Run, path: Path, X: np.ndarray, categorical: dict) -> dict:
+    """onnxruntime's outputs equal Run.predict_proba and Run.predict for the same raw rows."""
+    got = onnx_outputs(ort, path, X, categorical)
+    assert_close(got["probabilities"], run.predict_proba(X, categorical))
+    assert got["label"].tolist() == run.predict(X, categorical).tolist()
+    return got
+
+
+def test_categorical_model_takes_numbers_in_X_and_category_text_in_X_categorical(ort, tmp_path):
+    import onnx
+
+    run = shop_run(tmp_path, categorical=["color", "size"], unknown="ignore")
+    result = export(str(run.path), "--check")
+    assert result.exit_code == 0, result.output
+    assert "PASS: onnxruntime vs bpcli on the test split, 30 rows" in flat(result.stderr)
+    path = run.path / "model.onnx"
+    model = onnx.load(path)
+    onnx.checker.check_model(model, full_check=True)
+    inputs = {i.name: i.type.tensor_type for i in model.graph.input}
+    assert inputs["X"].elem_type == onnx.TensorProto.FLOAT
+    assert inputs["X_categorical"].elem_type == onnx.TensorProto.STRING
+    assert [d.dim_value for d in inputs["X_categorical"].shape.dim] == [0, 2]  # (N, 2)
+    props = {p.key: p.value for p in model.metadata_props}
+    props |= {k: json.loads(props[k]) for k in ("feature_names", "inputs", "categories")}
+    assert props["unknown_category"] == "ignore"
+    assert props["feature_names"] == ["color", "x1", "x2", "size"]  # the CSV's order
+    assert props["inputs"] == {"X": ["x1", "x2"], "X_categorical": ["color", "size"]}
+    assert props["categories"] == {"color": ["blue", "green", "red"], "size": ["L", "M", "S"]}
+    # every row of the file, and rows with a colour and a size training never saw: all-zero blocks
+    X, categorical = csv_rows(tmp_path / "shop.csv", run.preprocess)
+    categorical["color"][:5] = "purple"
+    categorical["size"][3:8] = "XL"
+    assert_matches_run(ort, run, path, X, categorical)
+
+
+def test_categorical_model_agrees_with_bpcli_predict_on_a_csv(ort, tmp_path):
+    run = shop_run(tmp_path, categorical="auto")
+    bpcli.export(run)
+    result = runner.invoke(app, ["predict", str(run.path), str(tmp_path / "shop.csv"), "--proba"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    X, categorical = csv_rows(tmp_path / "shop.csv", run.preprocess)
+    assert list(categorical) == ["color", "size"]
+    got = onnx_outputs(ort, run.path / "model.onnx", X, categorical)
+    expected = [[float(row[f"proba_{c}"]) for c in ("n", "y")] for row in rows]
+    assert_close(got["probabilities"], expected)
+    assert got["label"].tolist() == [row["prediction"] for row in rows]
+
+
+def test_unknown_error_makes_onnxruntime_fail_on_an_unseen_category(ort, tmp_path):
+    run = shop_run(tmp_path, categorical=["color"], drop=["id", "w", "size"])  # unknown: error
+    path = bpcli.export(run, check=True).path
+    X, categorical = csv_rows(tmp_path / "shop.csv", run.preprocess)
+    assert_matches_run(ort, run, path, X, categorical)
+    categorical["color"][7] = "purple"
+    with pytest.raises(Exception, match="Unknown Category"):
+        onnx_outputs(ort, path, X, categorical)
+    with pytest.raises(BpcliError, match="category 'purple' was not seen in training"):
+        run.predict(X, categorical)
+
+
+def test_a_model_of_categories_only_has_no_numeric_input(ort, tmp_path):
+    import onnx
+
+    run = shop_run(tmp_path, features=["size", "color"], drop=None, categorical="auto")
+    path = bpcli.export(run, check=True, dtype="float64").path
+    assert [i.name for i in onnx.load(path).graph.input] == ["X_categorical"]
+    X, categorical = csv_rows(tmp_path / "shop.csv", run.preprocess)
+    assert X.shape[1] == 0 and list(categorical) == ["size", "color"]  # data.features' order
+    got = onnx_outputs(ort, path, X, categorical)
+    assert got["probabilities"].dtype == np.float64
+    np.testing.assert_allclose(got["probabilities"], run.predict_proba(X, categorical), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "columns, order",
+    [
+        ({"features": ["x2", "x1"], "drop": None}, ["x2", "x1"]),
+        ({"drop": ["id", "w", "color", "size"]}, ["x1", "x2"]),
+    ],
+    ids=["features", "drop"],
+)
+def test_chosen_columns_are_the_input_in_their_saved_order(ort, tmp_path, columns, order):
+    import onnx
+
+    run = shop_run(tmp_path, **columns)
+    path = bpcli.export(run, check=True).path
+    meta = {p.key: p.value for p in onnx.load(path).metadata_props}
+    assert json.loads(meta["feature_names"]) == order
+    assert json.loads(meta["inputs"]) == {"X": order}
+    [features] = onnx.load(path).graph.input
+    assert features.name == "X" and features.type.tensor_type.shape.dim[1].dim_value == 2
+    with open(tmp_path / "shop.csv", newline="") as handle:
+        records = list(csv.DictReader(handle))
+    X = np.array([[float(r[name]) for name in order] for r in records])
+    assert_matches_run(ort, run, path, X, {})
+    swapped = onnx_outputs(ort, path, X[:, ::-1], {})["probabilities"]
+    assert not np.allclose(swapped, run.predict_proba(X))  # the order is the model's, not any
+
+
+# ---------------------------------------------------------------------------- what does not change the graph
+
+
+def test_layers_with_their_own_activations_and_dropout(ort, tmp_path):
+    import onnx
+
+    layers = (
+        "[{width: 12, activation: gelu, dropout: 0.5}, {width: 6, activation: elu, dropout: 0.2}]"
+    )
+    run = train(
+        CONFIGS / "iris.yaml",
+        tmp_path / "run",
+        *QUICK,
+        "model.hidden=null",
+        "model.activation=null",
+        f"model.layers={layers}",
+    )
+    result = export(str(run), "--check")
+    assert result.exit_code == 0, result.output
+    ops = [node.op_type for node in onnx.load(run / "model.onnx").graph.node]
+    assert (
+        "Dropout" not in ops and "Elu" in ops and "Tanh" in ops
+    )  # dropout is identity at inference
+    assert_matches_predict(ort, run, run / "model.onnx", tmp_path)
+
+
+def graph_ops(path: Path) -> list[str]:
+    import onnx
+
+    return [node.op_type for node in onnx.load(path).graph.node]
+
+
+def test_class_and_sample_weights_export_and_check_and_leave_the_graph_alone(ort, tmp_path):
+    plain = shop_run(tmp_path, name="plain", categorical=["color", "size"])
+    balanced = shop_run(
+        tmp_path,
+        name="balanced",
+        training={"class_weight": "balanced"},
+        categorical=["color", "size"],
+    )
+    sampled = shop_run(
+        tmp_path, name="sampled", categorical=["color", "size"], weight="w", drop=["id"]
+    )
+    assert sampled.preprocess.weight_name == "w"
+    ops = []
+    for run in (plain, balanced, sampled):
+        result = export(str(run.path), "--check")
+        assert result.exit_code == 0, result.output
+        ops.append(graph_ops(run.path / "model.onnx"))
+    assert ops[0] == ops[1] == ops[2]
+    X, categorical = csv_rows(tmp_path / "shop.csv", sampled.preprocess)
+    assert "w" not in sampled.preprocess.feature_names
+    assert_matches_run(ort, sampled, sampled.path / "model.onnx", X, categorical)
