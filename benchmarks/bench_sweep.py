@@ -6,15 +6,18 @@ own process as a user would run it:
   sequential  16 `bpcli train configs/digits.yaml --set optimizer.lr=… --set seed=…` one after another
               (BLAS on every core, as `bpcli train` runs by default);
   sweep       one `bpcli sweep SPEC --workers W` over the same 16 trials (one process per worker,
-              cores // W BLAS threads each).
+              cores // W BLAS threads each);
+  at once     the 16 `bpcli train` processes started together, one BLAS thread each: no pool and
+              no queue, the figure a sweep on as many cores as trials can at best reach.
 Peak memory is the largest resident set of a process tree, summed over its processes (the sweep's
 driver plus workers), sampled every 20 ms from /proc; the single-run peak also comes from wait4.
 
 Targets (issue 13): on 2 cores the sweep with --workers 2 takes at most 0.6x the sequential wall
-time; its peak memory stays under workers x (one run's peak) + 100 MB.
+time; its peak memory stays under workers x (one run's peak) + 100 MB; on a host with a core per
+trial (--workers 16 on 16 cores) the sweep takes at most 1.2x the wall time of "at once".
 
     python benchmarks/bench_sweep.py                  # 16 trials, --workers 2 (about a minute)
-    python benchmarks/bench_sweep.py --workers 16     # on a 16-core host
+    python benchmarks/bench_sweep.py --workers 16     # on a 16-core host (also: at once)
     python benchmarks/bench_sweep.py --smoke          # 2 short trials: checks that it runs (seconds)
     python benchmarks/bench_sweep.py --json           # one JSON object on stdout
 """
@@ -39,7 +42,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "digits.yaml"
 LEARNING_RATES = [0.0005, 0.001, 0.002, 0.004]
 SEEDS = [0, 1, 2, 3]
-TIME_FACTOR, MEMORY_SLACK_MB = 0.6, 100
+TIME_FACTOR, MEMORY_SLACK_MB, AT_ONCE_FACTOR = 0.6, 100, 1.2
+ONE_BLAS_THREAD = {
+    name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+}
 
 
 def log(*parts) -> None:
@@ -101,19 +107,42 @@ def bpcli(*args: str) -> list[str]:
     return [sys.executable, "-m", "bpcli", *args]
 
 
+def train_command(out: Path, lr: float, seed: int, epochs: int) -> list[str]:
+    overrides = [f"optimizer.lr={lr}", f"seed={seed}", f"training.epochs={epochs}"]
+    sets = [arg for o in overrides for arg in ("--set", o)]
+    return bpcli("train", str(CONFIG), *sets, "--out", str(out), "--quiet")
+
+
 def sequential(folder: Path, chosen: list, epochs: int) -> dict:
     """Each trial as its own `bpcli train` process, one after another."""
-    runs = []
-    for index, (lr, seed) in enumerate(chosen):
-        overrides = [f"optimizer.lr={lr}", f"seed={seed}", f"training.epochs={epochs}"]
-        sets = [arg for o in overrides for arg in ("--set", o)]
-        out = folder / f"seq-{index:02d}"
-        runs.append(measure(bpcli("train", str(CONFIG), *sets, "--out", str(out), "--quiet")))
+    runs = [
+        measure(train_command(folder / f"seq-{index:02d}", lr, seed, epochs))
+        for index, (lr, seed) in enumerate(chosen)
+    ]
     return {
         "wall_s": sum(r["wall_s"] for r in runs),
         "one_run_peak_mb": max(r["maxrss_mb"] for r in runs),
         "runs": len(runs),
     }
+
+
+def at_once(folder: Path, chosen: list, epochs: int) -> dict:
+    """Every trial as its own `bpcli train` process, all started together, one BLAS thread each."""
+    started = time.perf_counter()
+    processes = [
+        subprocess.Popen(
+            train_command(folder / f"once-{index:02d}", lr, seed, epochs),
+            env={**os.environ, **ONE_BLAS_THREAD},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for index, (lr, seed) in enumerate(chosen)
+    ]
+    codes = [process.wait() for process in processes]
+    wall = time.perf_counter() - started
+    if any(codes):
+        raise SystemExit(f"bpcli train started together: exit codes {codes}")
+    return {"wall_s": wall, "runs": len(processes)}
 
 
 def sweep(folder: Path, chosen: list, epochs: int, workers: int) -> dict:
@@ -139,9 +168,12 @@ def run(workers: int, smoke: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         log(f"{len(chosen)} trials of {CONFIG.name}, {epochs} epochs: one after another ...")
         one_by_one = sequential(Path(tmp), chosen, epochs)
+        log("... all started at once, one BLAS thread each")
+        all_at_once = at_once(Path(tmp), chosen, epochs)
         log(f"... and as bpcli sweep --workers {workers}")
         together = sweep(Path(tmp), chosen, epochs, workers)
     ratio = together["wall_s"] / one_by_one["wall_s"]
+    at_once_ratio = together["wall_s"] / all_at_once["wall_s"]
     memory_bound = workers * one_by_one["one_run_peak_mb"] + MEMORY_SLACK_MB
     return {
         "trials": len(chosen),
@@ -152,7 +184,11 @@ def run(workers: int, smoke: bool) -> dict:
         else os.cpu_count(),
         "sequential": one_by_one,
         "sweep": together,
+        "at_once": all_at_once,
         "time_ratio": ratio,
+        "at_once_ratio": at_once_ratio,
+        "at_once_target": AT_ONCE_FACTOR,
+        "at_once_holds": at_once_ratio <= AT_ONCE_FACTOR,
         "time_target": TIME_FACTOR,
         "time_holds": ratio <= TIME_FACTOR,
         "memory_bound_mb": memory_bound,
@@ -164,7 +200,7 @@ def run(workers: int, smoke: bool) -> dict:
 
 
 def report(result: dict) -> str:
-    seq, swp = result["sequential"], result["sweep"]
+    seq, swp, once = result["sequential"], result["sweep"], result["at_once"]
     holds = {True: "yes", False: "**no**"}
     return "\n".join(
         [
@@ -174,6 +210,9 @@ def report(result: dict) -> str:
             f"{seq['one_run_peak_mb']:.0f} MB",
             f"bpcli sweep:            {swp['wall_s']:.2f} s (x{result['time_ratio']:.2f} of "
             f"sequential; target <= x{result['time_target']}: {holds[result['time_holds']]})",
+            f"all at once, 1 thread:  {once['wall_s']:.2f} s (sweep x{result['at_once_ratio']:.2f} "
+            f"of it; target <= x{result['at_once_target']} with a core per trial: "
+            f"{holds[result['at_once_holds']]})",
             f"sweep peak RSS (driver + workers): {swp['tree_peak_mb']:.0f} MB (bound "
             f"{result['memory_bound_mb']:.0f} MB: {holds[result['memory_holds']]})",
         ]
