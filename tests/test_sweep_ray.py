@@ -165,7 +165,7 @@ def test_ctrl_c_cancels_ray_tasks_and_resume_on_ray_finishes_bitwise(tmp_path, r
     spec = write_spec(
         tmp_path,
         {
-            "grid": {"training.epochs": [150, 2]},  # 000, 001 long; 002, 003 short
+            "grid": {"training.epochs": [600, 2]},  # 000, 001 long (seconds); 002, 003 short
             "seeds": [0, 1],
             "set": {"training.checkpoint_every": 1, "data.n_samples": 400},
         },
@@ -176,11 +176,16 @@ def test_ctrl_c_cancels_ray_tasks_and_resume_on_ray_finishes_bitwise(tmp_path, r
             api.sweep(spec, out=tmp_path / "s", backend="ray", listener=StopAfterFirstTrial())
         assert stopped.value.exit_code == 130
         rows = read_trials(tmp_path / "s")
-        assert "done" in [row["status"] for row in rows[2:]]
-        for row in rows[:2]:  # the long ones: stopped mid-training (checkpoint sent back) or before
-            assert row["status"] in ("interrupted", "pending")
-            checkpoint = tmp_path / "s" / row["run"] / "checkpoint.npz"
-            assert checkpoint.is_file() == (row["status"] == "interrupted")
+        statuses = [row["status"] for row in rows]
+        assert "done" in statuses
+        # Ray starts its workers one by one, so which trial comes back first is Ray's choice; the
+        # long ones take seconds, so at least one was still running (or waiting) at the stop
+        assert {"interrupted", "pending"} & set(statuses[:2]), statuses
+        for row in rows:  # stopped mid-training (its checkpoint sent back), or before it began
+            assert row["status"] in ("done", "interrupted", "pending")
+            if row["status"] != "done":
+                checkpoint = tmp_path / "s" / row["run"] / "checkpoint.npz"
+                assert checkpoint.is_file() == (row["status"] == "interrupted")
         resumed = api.resume_sweep(tmp_path / "s", backend="ray")
     finally:
         ray.shutdown()
