@@ -308,9 +308,14 @@ def test_a_run_with_layers_and_categories_resumes(tmp_path):
     assert resumed.summary["epochs_run"] == 4 and resumed.network.widths == [5, 8, 2]
 
 
-def test_export_refuses_a_categorical_model_rather_than_a_wrong_input(shop_run, tmp_path):
+def test_export_of_a_categorical_model_takes_the_raw_cells_and_agrees_with_bpcli(
+    shop_run, tmp_path
+):
     pytest.importorskip("onnx", reason="export needs the [onnx] extra")
+    pytest.importorskip("onnxruntime", reason="export --check needs onnxruntime")
     run, _ = shop_run
-    result = runner.invoke(app, ["export", str(run.path), "-o", str(tmp_path / "m.onnx")])
-    assert result.exit_code == 2, result.output
-    assert "one-hot encodes color" in flat(result.stderr)
+    result = runner.invoke(
+        app, ["export", str(run.path), "-o", str(tmp_path / "m.onnx"), "--check"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "PASS: onnxruntime vs bpcli" in flat(result.stderr)
