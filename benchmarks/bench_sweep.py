@@ -38,14 +38,13 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from bpcli.sweeps.worker import blas_env
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "digits.yaml"
 LEARNING_RATES = [0.0005, 0.001, 0.002, 0.004]
 SEEDS = [0, 1, 2, 3]
 TIME_FACTOR, MEMORY_SLACK_MB, AT_ONCE_FACTOR = 0.6, 100, 1.2
-ONE_BLAS_THREAD = {
-    name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-}
 
 
 def log(*parts) -> None:
@@ -132,7 +131,7 @@ def at_once(folder: Path, chosen: list, epochs: int) -> dict:
     processes = [
         subprocess.Popen(
             train_command(folder / f"once-{index:02d}", lr, seed, epochs),
-            env={**os.environ, **ONE_BLAS_THREAD},
+            env={**os.environ, **blas_env(1)},  # as a sweep's workers get them
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
