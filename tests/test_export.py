@@ -608,9 +608,13 @@ def test_chosen_columns_are_the_input_in_their_saved_order(ort, tmp_path, column
 # ---------------------------------------------------------------------------- what does not change the graph
 
 
-def test_layers_with_their_own_activations_and_dropout(ort, tmp_path):
+def graph_ops(path: Path) -> list[str]:
     import onnx
 
+    return [node.op_type for node in onnx.load(path).graph.node]
+
+
+def test_layers_with_their_own_activations_and_dropout(ort, tmp_path):
     layers = (
         "[{width: 12, activation: gelu, dropout: 0.5}, {width: 6, activation: elu, dropout: 0.2}]"
     )
@@ -624,17 +628,9 @@ def test_layers_with_their_own_activations_and_dropout(ort, tmp_path):
     )
     result = export(str(run), "--check")
     assert result.exit_code == 0, result.output
-    ops = [node.op_type for node in onnx.load(run / "model.onnx").graph.node]
-    assert (
-        "Dropout" not in ops and "Elu" in ops and "Tanh" in ops
-    )  # dropout is identity at inference
+    ops = graph_ops(run / "model.onnx")
+    assert "Dropout" not in ops and "Elu" in ops and "Tanh" in ops  # dropout: identity at inference
     assert_matches_predict(ort, run, run / "model.onnx", tmp_path)
-
-
-def graph_ops(path: Path) -> list[str]:
-    import onnx
-
-    return [node.op_type for node in onnx.load(path).graph.node]
 
 
 def test_class_and_sample_weights_export_and_check_and_leave_the_graph_alone(ort, tmp_path):
